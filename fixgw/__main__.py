@@ -1,0 +1,3 @@
+from fixgw.cli import main
+
+raise SystemExit(main())

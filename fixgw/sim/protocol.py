@@ -1,0 +1,60 @@
+"""The contract between the simulated exchange (matching engine) and the market model.
+
+The market model (latent fair price, liquidity providers, background traders) is a set of
+participants that trade on the exchange like anyone else, through this narrow interface, so the
+engine knows nothing about the model and the model can be tested against the real engine.
+Model participants are "house" accounts: not subject to balance checks or rate limits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    symbol: str            # exchange symbol, e.g. "BTCUSDT"
+    trade_id: int
+    price: Decimal
+    quantity: Decimal
+    aggressor_side: str    # "BUY" | "SELL"
+    aggressor_account: str
+    passive_account: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order_id: int
+    status: str            # Binance status: NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, REJECTED
+    executed_qty: Decimal
+    error: str | None = None
+
+
+class MatchingVenue(Protocol):
+    """What the market model may do on the exchange."""
+
+    def symbols(self) -> list[str]: ...
+
+    def best_bid_ask(self, symbol: str) -> tuple[Decimal | None, Decimal | None]: ...
+
+    def depth(self, symbol: str, levels: int) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """(bids best first, asks best first) aggregated by price."""
+
+    def place_house_order(self, account: str, symbol: str, side: str, order_type: str,
+                          quantity: Decimal, price: Decimal | None = None,
+                          time_in_force: str = "GTC") -> PlaceResult:
+        """order_type: LIMIT | MARKET | LIMIT_MAKER. No balance checks for house accounts."""
+
+    def cancel_house_order(self, account: str, symbol: str, order_id: int) -> bool: ...
+
+    def house_open_orders(self, account: str, symbol: str) -> list[tuple[int, str, Decimal, Decimal]]:
+        """(order_id, side, price, remaining quantity) of the account's resting orders."""
+
+    def subscribe_trades(self, callback: Callable[[Trade], None]) -> None:
+        """Every trade, as it happens (the model uses aggressive volume for permanent impact)."""
+
+    def tick_size(self, symbol: str) -> Decimal: ...
+
+    def step_size(self, symbol: str) -> Decimal: ...
