@@ -1,0 +1,38 @@
+"""ICEBERG (847=1002): show MaxFloor (111) at the limit price, refill as each display fills.
+
+One child rests at the limit at a time (not post-only: the parent accepted trading at its
+limit). When it is done (filled, or canceled by the venue), the next display of
+min(MaxFloor, leaves) goes up at once. A limit replace re-posts at the new price.
+"""
+from __future__ import annotations
+
+import random
+
+from fixgw.algo.base import BaseScheduler, ParentRejected
+from fixgw.algo.types import AlgoSettings, ChildStyle, Instrument, Intent, MarketSnapshot, ParentSpec
+
+
+class IcebergScheduler(BaseScheduler):
+    def __init__(self, parent: ParentSpec, instrument: Instrument, settings: AlgoSettings,
+                 rng: random.Random):
+        super().__init__(parent, instrument, settings, rng)
+        if parent.limit_price is None:
+            raise ParentRejected("Price(44) is required for ICEBERG (847=1002)")
+        if parent.max_floor is None or parent.max_floor <= 0:
+            raise ParentRejected(f"MaxFloor(111)={parent.max_floor} must be positive for ICEBERG")
+        self.max_floor = parent.max_floor
+
+    def step(self, now: float, market: MarketSnapshot) -> list[Intent]:
+        assert self.limit_price is not None
+        if self.children:
+            return [self._request_cancel(cid, "limit changed: re-post")
+                    for cid, c in self.passive_children() if c.intent.limit_price != self.limit_price]
+        qty = min(self.max_floor, self.uncommitted)
+        qty = qty if qty >= self.leaves else self.instrument.floor_lot(qty)
+        if qty <= 0:
+            return []
+        return [self.new_child(now, qty, self.limit_price, ChildStyle.PASSIVE,
+                               "iceberg display", post_only=False)]
+
+    def wakeup_after(self, now: float, market: MarketSnapshot) -> float | None:
+        return None if self.children else now + self.settings.poll_seconds
