@@ -8,6 +8,9 @@ Units (all in the quote currency of the symbol, time in seconds, quantity in bas
   eta      temporary impact, price per (quantity/second): trading at rate v costs eta*v per unit
   gamma    permanent impact, price per quantity traded
   epsilon  fixed cost per unit traded (half the spread plus the taker fee), price
+  resilience_rate  optional (1/second): for a book that refills exponentially (the simulator's
+           Obizhaeva-Wang ladder) the temporary impact of one trade every tau seconds is
+           eta * x / tanh(x) with x = rate*tau/2 (-> eta as tau -> 0); 0 means plain AC.
 Risk aversion is given unit-free, in 1/bps: the objective is E[C_bps] + lambda_bps*Var[C_bps]
 where C_bps is the cost in basis points of the arrival notional; :func:`absolute_risk_aversion`
 converts it to the model's 1/currency.
@@ -24,6 +27,21 @@ class ACParams:
     eta: float
     gamma: float = 0.0
     epsilon: float = 0.0
+    resilience_rate: float = 0.0
+
+    @classmethod
+    def from_model(cls, params: object) -> "ACParams":
+        """From any object with sigma/eta/gamma/epsilon (and optionally resilience_rate)
+        attributes, e.g. the simulator's ``MarketParams.almgren_chriss(symbol)``."""
+        return cls(sigma=float(params.sigma), eta=float(params.eta),  # type: ignore[attr-defined]
+                   gamma=float(params.gamma), epsilon=float(params.epsilon),  # type: ignore[attr-defined]
+                   resilience_rate=float(getattr(params, "resilience_rate", 0.0) or 0.0))
+
+    def eta_for_interval(self, tau: float) -> float:
+        if self.resilience_rate <= 0 or tau <= 0:
+            return self.eta
+        x = self.resilience_rate * tau / 2
+        return self.eta * x / math.tanh(x)
 
     def __post_init__(self) -> None:
         if self.sigma < 0 or self.eta <= 0 or self.gamma < 0 or self.epsilon < 0:
@@ -50,7 +68,7 @@ def absolute_risk_aversion(lambda_bps: float, quantity: float, price: float) -> 
 
 def eta_tilde(params: ACParams, tau: float) -> float:
     """Discrete-time temporary impact, corrected for the permanent impact within one slice."""
-    value = params.eta - 0.5 * params.gamma * tau
+    value = params.eta_for_interval(tau) - 0.5 * params.gamma * tau
     if value <= 0:
         raise ValueError(f"slice of {tau}s too long for gamma={params.gamma}, eta={params.eta}")
     return value

@@ -26,8 +26,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
 
-from fixgw.algo.types import (AlgoSettings, CancelIntent, ChildIntent, ChildStyle, Instrument,
-                              Intent, MarketSnapshot, ParentSpec, SchedulerStatus)
+from fixgw.algo.types import (AlgoSettings, CancelIntent, ChildIntent, ChildStyle,
+                              ExecutionTrace, Instrument, Intent, MarketSample, MarketSnapshot,
+                              ParentSpec, SchedulerStatus, TraceFill)
 from fixgw.domain import ZERO, Side, TimeInForce
 
 BPS = Decimal(10_000)
@@ -43,14 +44,6 @@ class WorkingChild:
     @property
     def remaining(self) -> Decimal:
         return max(self.intent.quantity - self.filled, ZERO)
-
-
-@dataclass(frozen=True, slots=True)
-class FillEvent:
-    time: float
-    child_id: str
-    quantity: Decimal
-    price: Decimal
 
 
 class ParentRejected(ValueError):
@@ -77,13 +70,14 @@ class BaseScheduler(ABC):
         self.status = SchedulerStatus.WAITING
         self.filled = ZERO
         self._notional = ZERO
-        self.fills: list[FillEvent] = []
+        self.fills: list[TraceFill] = []
         self.children: dict[str, WorkingChild] = {}
         self._seq = 0
         self._wakeup: float | None = parent.start
         self._finish_as = SchedulerStatus.EXPIRED
         self.volume_at_start: Decimal | None = None
         self.last_cross_at = float("-inf")
+        self.samples: list[MarketSample] = []
         self.arrival_mid: Decimal | None = None
 
     # ------------------------------------------------------------------ public API
@@ -113,9 +107,22 @@ class BaseScheduler(ABC):
         self.plan(now, market)
         return self.on_timer(now, market)
 
+    def trace(self) -> ExecutionTrace:
+        """Market path, schedule and fills so far (the OMS journals it when the parent ends)."""
+        return ExecutionTrace(self.parent.parent_id, self.parent.strategy, self.arrival_mid,
+                              tuple(self.samples), tuple(self.fills))
+
+    def _sample(self, now: float, market: MarketSnapshot) -> None:
+        if self.samples and now - self.samples[-1].time < self.settings.trace_seconds:
+            return
+        self.samples.append(MarketSample(now, market.mid, market.traded_volume,
+                                         market.traded_notional, self.filled,
+                                         self.planned_quantity(now)))
+
     def on_timer(self, now: float, market: MarketSnapshot) -> list[Intent]:
         if self.status.terminal:
             return []
+        self._sample(now, market)
         if self.volume_at_start is None:
             self.volume_at_start = market.traded_volume
         if self.status is SchedulerStatus.WAITING:
@@ -148,7 +155,7 @@ class BaseScheduler(ABC):
             child.filled += quantity
         self.filled += quantity
         self._notional += quantity * price
-        self.fills.append(FillEvent(now, child_id, quantity, price))
+        self.fills.append(TraceFill(now, child_id, quantity, price))
         self.after_fill(now, child_id, quantity)
         self._settle()
 

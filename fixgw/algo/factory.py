@@ -10,13 +10,13 @@ from fixgw.algo.iceberg import IcebergScheduler
 from fixgw.algo.pov import PovScheduler
 from fixgw.algo.twap import TwapScheduler
 from fixgw.algo.types import AlgoSettings, Instrument, ParentSpec
-from fixgw.algo.vwap import VolumeProfile, VwapScheduler
+from fixgw.algo.vwap import ProfileLike, VwapScheduler
 from fixgw.domain import Strategy
 
 
 def make_scheduler(parent: ParentSpec, instrument: Instrument, rng_seed: int | str,
                    settings: AlgoSettings | None = None, *,
-                   volume_profile: VolumeProfile | None = None,
+                   volume_profile: ProfileLike | None = None,
                    impact: ACParams | None = None) -> BaseScheduler:
     """The scheduler for ``parent.strategy``; raises :class:`ParentRejected` (a ValueError whose
     message names the FIX field) when the parent lacks what the strategy needs. DMA parents have

@@ -98,7 +98,8 @@ class MarketSnapshot:
     """Consolidated view of the symbol at ``time``.
 
     ``traded_volume`` is the cumulative market volume (all venues, our own fills included) since
-    any fixed origin: schedulers only use differences. ``volatility`` is the measured price
+    any fixed origin, ``traded_notional`` the same for price*quantity (interval VWAP for TCA):
+    schedulers only use differences. ``volatility`` is the measured price
     volatility as a fraction per sqrt(second) (only ARRIVAL may use it).
     """
 
@@ -108,6 +109,7 @@ class MarketSnapshot:
     bid_size: Decimal = ZERO
     ask_size: Decimal = ZERO
     traded_volume: Decimal = ZERO
+    traded_notional: Decimal = ZERO
     last_price: Decimal | None = None
     volatility: float | None = None
 
@@ -149,6 +151,7 @@ class AlgoSettings:
     final_window_fraction: the last part of the horizon kept free to finish by crossing.
     pov_band: POV keeps its fill within rate*(1 +/- band) of the volume.
     poll_seconds: upper bound on the time between two wake-ups while working.
+    trace_seconds: spacing of the market/progress samples kept for TCA and charts.
     """
 
     slice_seconds: float = 30.0
@@ -159,5 +162,37 @@ class AlgoSettings:
     final_window_fraction: float = 0.05
     pov_band: Decimal = Decimal("0.2")
     poll_seconds: float = 1.0
+    trace_seconds: float = 5.0
     risk_aversion_bps: dict[Urgency, float] = field(default_factory=lambda: {
         Urgency.LOW: 0.001, Urgency.MEDIUM: 0.01, Urgency.HIGH: 0.1})
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSample:
+    """One point of a parent's execution trace: market state and progress at ``time``."""
+
+    time: float
+    mid: Decimal | None
+    traded_volume: Decimal
+    traded_notional: Decimal
+    filled: Decimal
+    planned: Decimal | None     # the schedule's cumulative target (None: event-driven strategy)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFill:
+    time: float
+    child_id: str
+    quantity: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionTrace:
+    """What TCA needs beyond the journal: market path, schedule and fills of one parent."""
+
+    parent_id: str
+    strategy: Strategy
+    arrival_mid: Decimal | None
+    samples: tuple[MarketSample, ...]
+    fills: tuple[TraceFill, ...]
