@@ -5,24 +5,25 @@
     python scripts/dropcopy_listener.py --count 10         # exit after 10 copies
     python scripts/dropcopy_listener.py --reset            # 141=Y: start over, no catch-up
 
-Catch-up: the listener keeps its sequence numbers in a small state file (default
-``var/dropcopy-listener.json``) and after every Logon sends a ResendRequest from the first
-message it has not printed, so copies sent while it was down arrive (PossDup 43=Y, marked
-"resent") before the live ones; each sequence number is printed exactly once, in order.
+Catch-up: the listener keeps its sequence numbers in a small file (default
+``var/dropcopy-listener.seq.json``); when the gateway's Logon shows it missed messages it sends
+a ResendRequest, and the copies sent while it was down arrive (PossDup 43=Y, shown as
+"resent") before the live ones. Each copy is printed once, in upstream order. The FIX session
+work is done by ``fixgw.client.FixClient`` (the client behind scripts/fix_client.py).
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
-import datetime as dt
-import json
-import os
 import sys
 from pathlib import Path
 
-import simplefix
+try:
+    from fixgw import client as fc
+except ModuleNotFoundError:   # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from fixgw import client as fc
+from fixgw.fix.message import FixMessage
 
-SOH = b"\x01"
 EXEC_TYPES = {"0": "NEW", "3": "DONE", "4": "CANCELED", "5": "REPLACED", "6": "PENDING-CANCEL",
               "8": "REJECTED", "A": "PENDING-NEW", "C": "EXPIRED", "E": "PENDING-REPLACE",
               "F": "FILL", "G": "TRADE-CORRECT", "H": "TRADE-CANCEL", "I": "STATUS",
@@ -58,140 +59,45 @@ def describe(fields: dict[int, str]) -> str:
     return f"{head} 35={msg_type} " + " ".join(f"{t}={v}" for t, v in fields.items() if t > 56)
 
 
-class DropCopyListener:
-    def __init__(self, args: argparse.Namespace, out=sys.stdout):
-        self.args = args
-        self.out = out
-        self.state_path = Path(args.state)
-        self.next_out, self.expected_in = self._load_state()
-        self.pending: dict[int, dict[int, str] | tuple[str, int] | None] = {}  # out-of-order arrivals by seq
-        self.printed = 0
-        self.writer: asyncio.StreamWriter | None = None
+def listen(client: fc.FixClient, out=sys.stdout, count: int = 0, duration: float = 0,
+           from_seq: int | None = None) -> int:
+    """Log on, catch up, print copies in MsgSeqNum order, each once; returns how many printed.
 
-    def _load_state(self) -> tuple[int, int]:
-        if self.args.reset or not self.state_path.exists():
-            return 1, 1
-        data = json.loads(self.state_path.read_text())
-        return int(data["next_out"]), int(data["expected_in"])
-
-    def _save_state(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"next_out": self.next_out, "expected_in": self.expected_in}))
-        os.replace(tmp, self.state_path)
-
-    def _send(self, msg_type: str, *body: tuple[int, str | int], seq: int | None = None) -> None:
-        """Send an admin message; ``seq`` given = a PossDup gap fill answering a ResendRequest."""
-        msg = simplefix.FixMessage()
-        msg.append_pair(8, "FIX.4.4", header=True)
-        msg.append_pair(35, msg_type, header=True)
-        msg.append_pair(34, seq if seq is not None else self.next_out, header=True)
-        msg.append_pair(49, self.args.sender, header=True)
-        msg.append_utc_timestamp(52, precision=3, header=True)
-        msg.append_pair(56, self.args.target, header=True)
-        if seq is not None:
-            msg.append_pair(43, "Y", header=True)
-            msg.append_utc_timestamp(122, precision=3, header=True)
-        for tag, value in body:
-            msg.append_pair(tag, value)
-        if seq is None:
-            self.next_out += 1
-            self._save_state()
-        assert self.writer is not None
-        self.writer.write(msg.encode())
-
-    async def run(self) -> int:
-        reader, self.writer = await asyncio.open_connection(self.args.host, self.args.port)
-        logon: list[tuple[int, str | int]] = [(98, 0), (108, self.args.heartbeat)]
-        if self.args.reset:
-            logon.append((141, "Y"))
-        password = os.environ.get(self.args.password_env) if self.args.password_env else None
-        if self.args.username:
-            logon.append((553, self.args.username))
-        if password:
-            logon.append((554, password))
-        self._send("A", *logon)
-        parser = simplefix.FixParser()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.args.duration if self.args.duration else None
-        try:
-            while True:
-                timeout = self.args.heartbeat
-                if deadline is not None:
-                    timeout = min(timeout, max(0.0, deadline - loop.time()))
-                    if timeout <= 0:
-                        break
-                try:
-                    data = await asyncio.wait_for(reader.read(65536), timeout)
-                except asyncio.TimeoutError:
-                    if deadline is None or loop.time() < deadline:
-                        self._send("0")
-                    continue
-                if not data:
-                    print("dropcopy: connection closed by the gateway", file=sys.stderr)
-                    return 1 if self.printed == 0 and self.args.count else 0
-                parser.append_buffer(data)
-                while (msg := parser.get_message()) is not None:
-                    fields = {int(t): v.decode("latin-1") for t, v in msg}
-                    if self._on_message(fields):
-                        return 0
-        finally:
-            if self.writer and not self.writer.is_closing():
-                try:
-                    self._send("5")
-                    await self.writer.drain()
-                except ConnectionError:
-                    pass
-                self.writer.close()
-        return 0
-
-    def _on_message(self, fields: dict[int, str]) -> bool:
-        """Handle one inbound message; True once --count copies have been printed.
-
-        Messages are printed strictly in MsgSeqNum order: early arrivals wait in ``pending``
-        until the gap before them is filled by the resend; repeats (seq already passed) are
-        dropped, so every copy is printed exactly once.
-        """
-        msg_type, seq = fields.get(35), int(fields.get(34, "0"))
-        if msg_type == "A":
-            print(f"dropcopy: logged on to {self.args.target} as {self.args.sender}; "
-                  f"catching up from seq {self.expected_in}", file=sys.stderr)
-            self._send("2", (7, self.expected_in), (16, 0))
-        elif msg_type == "5":
-            print(f"dropcopy: logout: {fields.get(58, '')}", file=sys.stderr)
-            raise SystemExit(1 if fields.get(58) else 0)
-        elif msg_type == "1":
-            self._send("0", (112, fields.get(112, "")))
-        elif msg_type == "2":  # we never send application messages: gap-fill whatever is asked
-            self._send("4", (123, "Y"), (36, self.next_out), seq=int(fields.get(7, "1")))
-        if msg_type == "4":
-            new_seq = int(fields.get(36, "0"))
-            if fields.get(123) != "Y":          # SequenceReset-Reset: takes effect at once
-                self.expected_in = max(self.expected_in, new_seq)
-                return self._drain()
-            if seq <= self.expected_in:         # a gap fill in order: skip to NewSeqNo
-                self.expected_in = max(self.expected_in, new_seq)
-                return self._drain()
-            self.pending[seq] = ("jump", new_seq)
-            return False
-        if seq >= self.expected_in and seq not in self.pending:
-            self.pending[seq] = None if msg_type in ADMIN else fields
-        return self._drain()
-
-    def _drain(self) -> bool:
-        while self.expected_in in self.pending:
-            entry = self.pending.pop(self.expected_in)
-            if isinstance(entry, tuple):        # a buffered gap fill
-                self.expected_in = max(self.expected_in + 1, entry[1])
-                continue
-            self.expected_in += 1
-            if entry is not None:
-                print(describe(entry), file=self.out, flush=True)
-                self.printed += 1
-        for stale in [s for s in self.pending if s < self.expected_in]:
-            del self.pending[stale]
-        self._save_state()
-        return bool(self.args.count) and self.printed >= self.args.count
+    ``FixClient`` does the session duties: it sends a ResendRequest as soon as it sees a gap
+    (so after an outage the Logon's MsgSeqNum triggers the catch-up), answers TestRequests and
+    keeps the sequence numbers in its seq file. Copies that arrive ahead of a gap wait here
+    until the resend has filled it, so the output is in upstream order.
+    """
+    printed_through = 0 if client.config.reset_on_logon else client.seq.next_in - 1
+    client.logon()
+    print(f"dropcopy: logged on to {client.config.target} as {client.config.sender} "
+          f"(next expected seq {printed_through + 1})", file=sys.stderr)
+    if from_seq is not None:
+        printed_through = from_seq - 1
+        client.send("2", [(7, str(from_seq)), (16, "0")])
+    pending: dict[int, FixMessage] = {}
+    printed = 0
+    deadline = client.clock() + duration if duration else None
+    while client.sock is not None:
+        wait = 1.0 if deadline is None else deadline - client.clock()
+        if wait <= 0:
+            break
+        message = client.receive(min(wait, 1.0))
+        if message is None:
+            continue
+        if message.msg_type == "5":
+            print(f"dropcopy: logout: {message.get(58) or ''}", file=sys.stderr)
+            break
+        seq = int(message.get(34) or 0)
+        if message.msg_type not in ADMIN and seq > printed_through:
+            pending.setdefault(seq, message)
+        for ready in sorted(s for s in pending if s < client.seq.next_in):
+            print(describe(dict(pending.pop(ready).fields)), file=out, flush=True)
+            printed_through = ready
+            printed += 1
+            if count and printed >= count:
+                return printed
+    return printed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,22 +106,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=9878)
     p.add_argument("--sender", default="DROPCOPY", help="our SenderCompID (default DROPCOPY)")
     p.add_argument("--target", default="FIXGW", help="the gateway's CompID (default FIXGW)")
-    p.add_argument("--state", default="var/dropcopy-listener.json",
-                   help="where the listener keeps its sequence numbers")
-    p.add_argument("--reset", action="store_true", help="Logon with 141=Y (no catch-up)")
+    p.add_argument("--seq-file", default="var/dropcopy-listener.seq.json",
+                   help="where the listener keeps its sequence numbers between runs")
+    p.add_argument("--reset", action="store_true", help="Logon with 141=Y (start over, no catch-up)")
+    p.add_argument("--from-seq", type=int, help="also replay (ResendRequest) from this MsgSeqNum")
     p.add_argument("--heartbeat", type=int, default=30)
     p.add_argument("--count", type=int, default=0, help="exit after this many copies")
     p.add_argument("--duration", type=float, default=0, help="exit after this many seconds")
     p.add_argument("--username")
     p.add_argument("--password-env", help="environment variable holding the password")
     args = p.parse_args(argv)
+    seq_file = Path(args.seq_file)
+    seq_file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return asyncio.run(DropCopyListener(args).run())
-    except (ConnectionRefusedError, OSError) as exc:
-        print(f"dropcopy: cannot reach {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
+        config = fc.ClientConfig(host=args.host, port=args.port, sender=args.sender,
+                                 target=args.target, username=args.username,
+                                 password=fc.read_password(args.password_env),
+                                 heartbeat=args.heartbeat, reset_on_logon=args.reset,
+                                 seq_file=seq_file)
+        with fc.FixClient(config) as client:
+            try:
+                listen(client, count=args.count, duration=args.duration, from_seq=args.from_seq)
+            finally:
+                if client.sock is not None:
+                    client.logout()
     except KeyboardInterrupt:
         return 0
+    except fc.ClientError as exc:
+        print(f"dropcopy: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"dropcopy: cannot reach {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
