@@ -15,7 +15,7 @@ Wiring in the service (a few lines)::
     await admin.start()   # in Service.start
     await admin.stop()    # in Service.stop (removes the socket file)
 
-``fixgw kill [--state-dir var] [--release | --status]`` connects, sends one command and prints
+``fixgw kill [CONFIG] [--state-dir DIR] [--release | --status]`` connects, sends one command and prints
 the answer; exit status 0 on success, 1 on any error or any order that could not be cancelled.
 """
 from __future__ import annotations
@@ -255,8 +255,11 @@ def format_status(reply: dict[str, Any]) -> str:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", default="var",
-                        help="the running gateway's state directory (default: var)")
+    parser.add_argument("config", nargs="?",
+                        help="the gateway's YAML; its state_dir locates the admin socket")
+    parser.add_argument("--state-dir", default=None,
+                        help="the running gateway's state directory (default: the config's "
+                             "state_dir, else var)")
     parser.add_argument("--socket", help="admin socket path (default: <state-dir>/admin.sock)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--release", action="store_true", help="release the kill switch")
@@ -265,8 +268,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
 
 
+def _state_dir(args: argparse.Namespace) -> Path:
+    if getattr(args, "state_dir", None):
+        return Path(args.state_dir)
+    if getattr(args, "config", None):
+        from fixgw.config import load_yaml  # only when a config is named: keeps the CLI light
+        return Path(str(load_yaml(args.config).get("state_dir") or "var"))
+    return Path("var")
+
+
 def kill_command(args: argparse.Namespace) -> int:
-    path = Path(args.socket) if getattr(args, "socket", None) else socket_path(args.state_dir)
+    try:
+        path = Path(args.socket) if getattr(args, "socket", None) else socket_path(_state_dir(args))
+    except ValueError as exc:  # ConfigError: names the file and the problem
+        print(f"fixgw kill: {exc}", file=sys.stderr)
+        return 1
     if args.release:
         request: dict[str, Any] = {"cmd": "release"}
     elif args.status:

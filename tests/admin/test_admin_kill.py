@@ -201,3 +201,23 @@ def test_client_without_a_gateway_says_so(tmp_path, capsys):
     stale.close()
     assert cli.main(["kill", "--state-dir", str(tmp_path), "--status"]) == 1
     assert "no gateway is listening" in capsys.readouterr().err
+
+
+def test_state_dir_is_found_through_the_config_file(tmp_path, capsys):
+    state = tmp_path / "state"
+    config = tmp_path / "gw.yaml"
+    config.write_text(f"state_dir: {state}\n")
+
+    async def main():
+        risk = RiskEngine(RiskConfig(), FakeClock())
+        server = AdminServer(state, KillSwitchController(risk, ThreeVenueBook().cancel_all))
+        await server.start()
+        try:
+            return await asyncio.to_thread(cli.main, ["kill", str(config), "--status"])
+        finally:
+            await server.stop()
+
+    assert asyncio.run(main()) == 0
+    assert "kill switch released" in capsys.readouterr().out
+    assert cli.main(["kill", str(tmp_path / "missing.yaml")]) == 1
+    assert "missing.yaml" in capsys.readouterr().err
