@@ -98,3 +98,38 @@ def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+class ExternalAcceptor:
+    """An acceptor someone else started (e.g. scripts/quickfix_acceptor.py), named by
+    ``FIXGW_TEST_ACCEPTOR=host:port``: lets the same tests check the harness itself against
+    the reference engine. Nothing to start or stop."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self.host = host or "127.0.0.1"
+        self.port = int(port)
+
+    def start(self) -> "ExternalAcceptor":
+        return self
+
+    def alive(self) -> bool:
+        try:
+            socket.create_connection((self.host, self.port), timeout=2).close()
+            return True
+        except OSError:
+            return False
+
+    def tail(self, lines: int = 40) -> str:
+        return f"(external acceptor {self.host}:{self.port}: no output captured)\n"
+
+    def stop(self, timeout: float = 0.0) -> int:
+        return 0
+
+
+def acceptor_under_test(workdir: pathlib.Path) -> "GatewayProcess | ExternalAcceptor":
+    """fixgw as a subprocess, unless FIXGW_TEST_ACCEPTOR points at an external acceptor."""
+    external = os.environ.get("FIXGW_TEST_ACCEPTOR")
+    if external:
+        return ExternalAcceptor(external)
+    return GatewayProcess(workdir)

@@ -35,7 +35,7 @@ OPTIONS = runner.RunnerOptions(read_timeout=20.0, probe_attempts=1)
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
-    proc = gateway_process.GatewayProcess(tmp_path_factory.mktemp("fixgw-conformance"))
+    proc = gateway_process.acceptor_under_test(tmp_path_factory.mktemp("fixgw-conformance"))
     proc.start()
     yield proc
     code = proc.stop()
