@@ -1,0 +1,267 @@
+"""MarketDataHub: live books and trades per venue, consolidated per symbol.
+
+For every (venue, symbol) it runs a ccxt.pro ``watch_order_book`` loop into an
+:class:`~fixgw.marketdata.book.L2Book` and a ``watch_trades`` loop into the
+:class:`~fixgw.marketdata.volume.VolumeCounter`. ccxt keeps the book in sync (snapshot plus
+sequenced diffs); when it detects a gap (``ChecksumError``) or the connection drops, the hub
+marks that book *resyncing* and watches again (ccxt re-subscribes and re-snapshots).
+
+A book is *fresh* while it is not resyncing and was updated within ``stale_after_s``; only
+fresh books enter :meth:`consolidated`, so a stale venue is excluded from routing. Each
+transition (live, stale, recovered) is logged once, by a monitor task, not on every query.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+from fixgw.clock import Clock, LiveClock
+from fixgw.marketdata.book import BookSnapshot, L2Book, Level
+from fixgw.marketdata.consolidated import ConsolidatedBook, VenueQuote
+from fixgw.marketdata.decimals import to_decimal, to_decimal_or_none
+from fixgw.marketdata.volume import MarketTrade, VolumeCounter
+from fixgw.venues.base import VenueFees
+
+log = logging.getLogger("fixgw.marketdata")
+
+
+class MarketSource(Protocol):
+    """What the hub needs from a venue adapter (CcxtVenueAdapter provides it)."""
+
+    name: str
+
+    def exchange_for(self, symbol: str) -> Any: ...
+
+    def fees_for(self, symbol: str) -> VenueFees: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataConfig:
+    stale_after_s: float = 5.0      # a book not updated for this long is excluded from routing
+    depth: int = 50                 # levels kept per side in snapshots
+    check_interval_s: float = 0.25  # staleness monitor period
+    volume_horizon_s: float = 6 * 3600.0
+    retry_backoff_s: float = 0.2
+
+
+@dataclass
+class _BookState:
+    book: L2Book
+    resyncing: bool = False
+    fresh: bool | None = None      # last reported freshness (None: never had data)
+    why: str = ""
+
+
+class MarketDataHub:
+    def __init__(self, venues: Mapping[str, MarketSource] | Iterable[MarketSource],
+                 symbols: Mapping[str, Iterable[str]] | None = None, *,
+                 clock: Clock | None = None, config: MarketDataConfig = MarketDataConfig(),
+                 fees: Mapping[str, VenueFees] | None = None,
+                 logger: logging.Logger | None = None):
+        """``symbols``: venue -> symbols to watch (default: each adapter's ``symbols``).
+        ``fees``: venue -> fees, overriding ``fees_for`` (for sources without it)."""
+        if not isinstance(venues, Mapping):
+            venues = {v.name: v for v in venues}
+        self._venues: dict[str, MarketSource] = dict(venues)
+        self._symbols: dict[str, tuple[str, ...]] = {
+            v: tuple(symbols.get(v, ())) if symbols is not None else tuple(getattr(src, "symbols", ()) or ())
+            for v, src in self._venues.items()}
+        self._clock = clock or LiveClock()
+        self.config = config
+        self._fees = dict(fees or {})
+        self._log = logger or log
+        self._books: dict[tuple[str, str], _BookState] = {}
+        self.volume = VolumeCounter(config.volume_horizon_s)
+        self._trade_callbacks: list[Callable[[MarketTrade], None]] = []
+        self._tasks: list[asyncio.Task] = []
+        self._running = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        for venue, syms in self._symbols.items():
+            for symbol in syms:
+                self._state(venue, symbol)
+                self._tasks.append(asyncio.create_task(self._watch_book(venue, symbol),
+                                                       name=f"md-book-{venue}-{symbol}"))
+                self._tasks.append(asyncio.create_task(self._watch_trades(venue, symbol),
+                                                       name=f"md-trades-{venue}-{symbol}"))
+        self._tasks.append(asyncio.create_task(self._monitor(), name="md-staleness"))
+
+    async def stop(self) -> None:
+        self._running = False
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+
+    async def wait_ready(self, symbols: Iterable[str] | None = None, timeout: float = 10.0) -> bool:
+        """Wait until every watched (venue, symbol) of ``symbols`` has a fresh book."""
+        wanted = set(symbols) if symbols is not None else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            keys = [k for k in self._books if wanted is None or k[1] in wanted]
+            if keys and all(self._is_fresh(k) for k in keys):
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
+    # -- queries -----------------------------------------------------------------------------
+    def book(self, venue: str, symbol: str) -> BookSnapshot | None:
+        st = self._books.get((venue, symbol))
+        if st is None or st.book.updated_at is None:
+            return None
+        return st.book.snapshot(self.config.depth)
+
+    def is_stale(self, venue: str, symbol: str) -> bool:
+        return not self._is_fresh((venue, symbol))
+
+    def consolidated(self, symbol: str) -> ConsolidatedBook:
+        quotes, stale = [], []
+        for (venue, sym), st in self._books.items():
+            if sym != symbol:
+                continue
+            if self._is_fresh((venue, sym)):
+                quotes.append(VenueQuote(st.book.snapshot(self.config.depth), self.fees(venue, symbol)))
+            else:
+                stale.append(venue)
+        quotes.sort(key=lambda q: q.venue)
+        return ConsolidatedBook(symbol, tuple(quotes), tuple(sorted(stale)))
+
+    def mid(self, symbol: str) -> Decimal | None:
+        return self.consolidated(symbol).mid()
+
+    def fees(self, venue: str, symbol: str) -> VenueFees:
+        if venue in self._fees:
+            return self._fees[venue]
+        return self._venues[venue].fees_for(symbol)
+
+    def volume_since(self, symbol: str, t: float, venue: str | None = None) -> Decimal:
+        """Market volume printed at or after ``t`` (epoch seconds, venue time)."""
+        return self.volume.volume_since(symbol, t, venue)
+
+    def cumulative_volume(self, symbol: str) -> Decimal:
+        return self.volume.cumulative(symbol)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self.volume.last_price(symbol)
+
+    def on_trade(self, callback: Callable[[MarketTrade], None]) -> None:
+        self._trade_callbacks.append(callback)
+
+    # -- feeding (the watch loops; also usable directly) --------------------------------------
+    def _state(self, venue: str, symbol: str) -> _BookState:
+        st = self._books.get((venue, symbol))
+        if st is None:
+            st = self._books[(venue, symbol)] = _BookState(L2Book(venue, symbol))
+        return st
+
+    def feed_book(self, venue: str, symbol: str, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+        """Install a full, synchronised picture of one venue's book."""
+        st = self._state(venue, symbol)
+        st.book.replace(bids, asks, self._clock.monotonic())
+        st.resyncing = False
+        self._check((venue, symbol))
+
+    def mark_resyncing(self, venue: str, symbol: str, why: str) -> None:
+        st = self._state(venue, symbol)
+        st.resyncing = True
+        st.why = why
+        self._check((venue, symbol))
+
+    def feed_trade(self, trade: MarketTrade) -> None:
+        if self.volume.add(trade):
+            for cb in self._trade_callbacks:
+                try:
+                    cb(trade)
+                except Exception:
+                    self._log.exception("trade consumer failed")
+
+    # -- staleness -----------------------------------------------------------------------------
+    def _is_fresh(self, key: tuple[str, str]) -> bool:
+        st = self._books.get(key)
+        if st is None or st.resyncing or st.book.updated_at is None:
+            return False
+        return self._clock.monotonic() - st.book.updated_at <= self.config.stale_after_s
+
+    def _check(self, key: tuple[str, str]) -> None:
+        """Log a freshness transition once."""
+        st = self._books[key]
+        fresh = self._is_fresh(key)
+        if fresh == st.fresh or (st.fresh is None and not fresh):
+            return
+        venue, symbol = key
+        if fresh and st.fresh is None:
+            self._log.info("market data: %s %s book live", venue, symbol)
+        elif fresh:
+            self._log.info("market data: %s %s book recovered; back in routing", venue, symbol)
+        else:
+            why = st.why if st.resyncing else f"no update for more than {self.config.stale_after_s}s"
+            self._log.warning("market data: %s %s book stale (%s); excluded from routing",
+                              venue, symbol, why)
+        st.fresh = fresh
+
+    async def _monitor(self) -> None:
+        while self._running:
+            for key in list(self._books):
+                self._check(key)
+            await asyncio.sleep(self.config.check_interval_s)
+
+    # -- ccxt.pro loops -------------------------------------------------------------------------
+    async def _watch_book(self, venue: str, symbol: str) -> None:
+        ex = self._venues[venue].exchange_for(symbol)
+        depth = self.config.depth
+        backoff = self.config.retry_backoff_s
+        while self._running:
+            try:
+                ob = await ex.watch_order_book(symbol)
+                self.feed_book(venue, symbol, _levels(ob["bids"], depth), _levels(ob["asks"], depth))
+                backoff = self.config.retry_backoff_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # ChecksumError (sequence gap) or a dropped connection: re-watch = re-snapshot
+                self.mark_resyncing(venue, symbol, f"{type(exc).__name__}: {str(exc)[:160]}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _watch_trades(self, venue: str, symbol: str) -> None:
+        ex = self._venues[venue].exchange_for(symbol)
+        backoff = self.config.retry_backoff_s
+        while self._running:
+            try:
+                trades = await ex.watch_trades(symbol)
+                for t in trades:
+                    qty = to_decimal_or_none(t.get("amount"))
+                    price = to_decimal_or_none(t.get("price"))
+                    if qty is None or price is None:
+                        continue
+                    ts = t.get("timestamp")
+                    self.feed_trade(MarketTrade(venue, symbol, str(t.get("id")), price, qty,
+                                                t.get("side"),
+                                                ts / 1000.0 if ts else self._clock.now()))
+                backoff = self.config.retry_backoff_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._log.debug("market data: %s %s trades: %s", venue, symbol, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+
+def _levels(side: Any, depth: int) -> list[Level]:
+    out = []
+    for entry in side[:depth]:
+        out.append((to_decimal(entry[0]), to_decimal(entry[1])))
+    return out

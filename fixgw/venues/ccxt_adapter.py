@@ -1,0 +1,666 @@
+"""The ccxt implementation of :class:`~fixgw.venues.base.VenueAdapter`.
+
+One adapter per venue account. A venue that trades both spot and USD-M perpetuals (Binance
+style) gets two ccxt.pro exchange instances behind this one adapter -- ``binance`` for spot
+symbols (``BTC/USDT``) and ``binanceusdm`` for linear ones (``BTC/USDT:USDT``) -- chosen by
+symbol, because for the OMS and the router both are the same venue (one LastMkt, one set of
+credentials); the two differ only in fees, limits and user-data transport (spot: ws-api
+``userDataStream.subscribe``; futures: listenKey), which ccxt handles.
+
+Order events: the user-data stream (``watch_orders`` for order states, ``watch_my_trades``
+for fills) feeds :meth:`on_event` consumers. While a stream is down, a poll loop
+(``fetch_open_orders`` / ``fetch_order`` / ``fetch_my_trades``) stands in for it, and one more
+poll runs when it comes back to cover the gap. Fills are deduplicated by trade id and order
+updates by (state, filled), so a consumer sees each fill once whichever path delivered it;
+the fills of an order are always delivered before the update that reports them filled.
+
+Submits carry our client order id (``newClientOrderId``). A submit retried after a network
+error, or repeated by the caller, that the venue refuses as a duplicate resolves by fetching
+the order, so submit is idempotent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+import ccxt
+import ccxt.pro as ccxtpro
+
+from fixgw.clock import Clock, LiveClock
+from fixgw.domain import OrdType, Side, TimeInForce
+from fixgw.marketdata.decimals import to_decimal, to_decimal_or_none
+from fixgw.routing.sor import VenueRules
+from fixgw.venues.base import (VenueError, VenueErrorKind, VenueEvent, VenueFees, VenueFill,
+                               VenueOrderRequest, VenueOrderState, VenueOrderUpdate)
+from fixgw.venues.config import Credentials, VenueConfig, load_credentials
+from fixgw.venues.errors import is_duplicate_order, scrub, venue_error
+from fixgw.venues.ratelimit import RateLimitExhausted, VenueRateLimiter
+from fixgw.venues.urls import rebased_api_urls
+
+log = logging.getLogger("fixgw.venues")
+
+SPOT, LINEAR = "spot", "linear"
+ZERO = Decimal(0)
+
+# request weights of the Binance endpoints used here (spot, futures)
+_WEIGHT = {
+    "order": (1, 1), "cancel": (1, 1), "fetch_order": (4, 1), "open_orders_symbol": (6, 1),
+    "open_orders_all": (80, 40), "my_trades": (20, 5), "balance": (20, 5), "markets": (20, 1),
+}
+
+_STATUS = {
+    "open": VenueOrderState.OPEN, "canceling": VenueOrderState.OPEN,
+    "closed": VenueOrderState.FILLED, "filled": VenueOrderState.FILLED,
+    "canceled": VenueOrderState.CANCELED, "cancelled": VenueOrderState.CANCELED,
+    "expired": VenueOrderState.CANCELED, "rejected": VenueOrderState.REJECTED,
+}
+_TERMINAL = {VenueOrderState.FILLED, VenueOrderState.CANCELED, VenueOrderState.REJECTED}
+_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
+        TimeInForce.DAY: "GTC", TimeInForce.GTD: "GTC"}  # Day/GTD expiry is the OMS's job
+
+
+def kind_of(symbol: str) -> str:
+    return LINEAR if ":" in symbol else SPOT
+
+
+@dataclass
+class _Tracked:
+    """What we know about one of our child orders at this venue."""
+
+    request: VenueOrderRequest
+    kind: str
+    venue_order_id: str | None = None
+    last: tuple[VenueOrderState, Decimal] | None = None   # last (state, filled) emitted/returned
+    fill_qty: Decimal = ZERO                               # sum of fills emitted
+    submitted_ms: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.last is not None and self.last[0] in _TERMINAL
+
+
+@dataclass
+class AdapterStats:
+    fills_from_stream: int = 0
+    fills_from_poll: int = 0
+    updates_from_stream: int = 0
+    updates_from_poll: int = 0
+    polls: int = 0
+    stream_downs: int = 0
+    submit_retries: int = 0
+    duplicates_resolved: int = 0
+
+
+@dataclass
+class _Market:
+    exchange: Any
+    limiter: VenueRateLimiter
+    stream_up: bool = False
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+class CcxtVenueAdapter:
+    """See the module docstring. Construct, then ``await connect()``."""
+
+    def __init__(self, config: VenueConfig, *, clock: Clock | None = None,
+                 credentials: Credentials | None = None, environ: dict[str, str] | None = None,
+                 logger: logging.Logger | None = None):
+        self.config = config
+        self.name = config.name
+        self._clock = clock or LiveClock()
+        self._credentials = credentials if credentials is not None else load_credentials(config, environ)
+        self._secrets = ((self._credentials.api_key, self._credentials.secret)
+                         if self._credentials else ())
+        self._log = logger or log
+        self._callbacks: list[Callable[[VenueEvent], None]] = []
+        self._markets: dict[str, _Market] = {}
+        self._orders: dict[str, _Tracked] = {}
+        self._cid_by_oid: dict[tuple[str, str], str] = {}
+        self._seen_trades: set[str] = set()
+        self._closing = False
+        self._connected = False
+        self.stats = AdapterStats()
+        self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
+        self._fees_by_symbol: dict[str, VenueFees] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _kinds(self) -> list[str]:
+        kinds = []
+        if self.config.spot_symbols or not self.config.linear_symbols:
+            kinds.append(SPOT)
+        if self.config.linear_symbols:
+            kinds.append(LINEAR)
+        return kinds
+
+    def _build_exchange(self, kind: str) -> Any:
+        exchange_id = self.config.exchange_id if kind == SPOT else self.config.linear_id
+        if exchange_id is None or not hasattr(ccxtpro, exchange_id):
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"no ccxt.pro exchange for {kind} markets (exchange id {exchange_id!r})")
+        options: dict[str, Any] = {
+            "fetchMarkets": {"types": [SPOT if kind == SPOT else "linear"]},
+            "fetchCurrencies": False, "fetchMargins": False,
+            "adjustForTimeDifference": False, "recvWindow": 5000,
+            "warnOnFetchOpenOrdersWithoutSymbol": False,
+            "defaultType": "spot" if kind == SPOT else "future",
+        }
+        params: dict[str, Any] = {"enableRateLimit": False, "timeout": self.config.timeout_ms,
+                                  "options": options, "newUpdates": True}
+        if self._credentials:
+            params["apiKey"] = self._credentials.api_key
+            params["secret"] = self._credentials.secret
+        ex = getattr(ccxtpro, exchange_id)(params)
+        # unified structures as strings, so no float ever carries an order/fill number
+        ex.number = str
+        if self.config.base_url:
+            ex.urls["api"] = rebased_api_urls(ex.urls["api"], self.config.base_url, self.config.ws_url)
+            # ccxt picks per-market error tables by the real hostname: merge them (VENUES.md)
+            per_market = ex.exceptions.get(SPOT if kind == SPOT else "linear", {})
+            ex.exceptions["exact"] = {**ex.exceptions["exact"], **per_market.get("exact", {})}
+        return ex
+
+    async def connect(self) -> None:
+        """Create the ccxt instances, load markets, start the user-data streams."""
+        if self._connected:
+            return
+        self._closing = False
+        for kind in self._kinds():
+            limits = self.config.rate_limits if kind == SPOT else self.config.linear_rate_limits
+            market = _Market(self._build_exchange(kind), VenueRateLimiter(limits, self._clock))
+            self._markets[kind] = market
+            await self._call(kind, "markets", market.exchange.load_markets)
+        self._load_fees()
+        self._connected = True
+        if self._credentials:
+            for kind, market in self._markets.items():
+                market.tasks = [
+                    asyncio.create_task(self._order_stream(kind), name=f"{self.name}-{kind}-orders"),
+                    asyncio.create_task(self._trade_stream(kind), name=f"{self.name}-{kind}-trades"),
+                    asyncio.create_task(self._poll_loop(kind), name=f"{self.name}-{kind}-poll"),
+                ]
+
+    async def close(self) -> None:
+        self._closing = True
+        for market in self._markets.values():
+            for task in market.tasks:
+                task.cancel()
+            for task in market.tasks:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+            try:
+                await market.exchange.close()
+            except Exception as exc:  # closing a broken connection must not raise
+                self._log.debug("%s: close: %s", self.name, scrub(str(exc), self._secrets))
+        self._markets.clear()
+        self._connected = False
+
+    def on_event(self, callback: Callable[[VenueEvent], None]) -> None:
+        self._callbacks.append(callback)
+
+    # -- introspection used by market data, routing and risk -------------------------------
+    def exchange_for(self, symbol: str) -> Any:
+        """The ccxt.pro instance serving ``symbol`` (market data watches share it)."""
+        market = self._markets.get(kind_of(symbol))
+        if market is None:
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER, f"symbol {symbol} not traded here")
+        return market.exchange
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        if self.config.symbols:
+            return self.config.symbols
+        return tuple(s for m in self._markets.values() for s in (m.exchange.symbols or ()))
+
+    def fees_for(self, symbol: str) -> VenueFees:
+        return self._fees_by_symbol.get(symbol, self.fees)
+
+    def market_rules(self, symbol: str) -> VenueRules:
+        """Lot size, minimum quantity and notional of ``symbol`` here (from exchangeInfo)."""
+        m = self._market_info(symbol)
+        limits = m.get("limits") or {}
+        precision = m.get("precision") or {}
+        return VenueRules(lot_size=to_decimal_or_none(precision.get("amount")) or ZERO,
+                          min_qty=to_decimal_or_none((limits.get("amount") or {}).get("min")) or ZERO,
+                          min_notional=to_decimal_or_none((limits.get("cost") or {}).get("min")) or ZERO)
+
+    def tick_size(self, symbol: str) -> Decimal | None:
+        return to_decimal_or_none((self._market_info(symbol).get("precision") or {}).get("price"))
+
+    def stream_up(self, symbol_or_kind: str = SPOT) -> bool:
+        kind = symbol_or_kind if symbol_or_kind in (SPOT, LINEAR) else kind_of(symbol_or_kind)
+        market = self._markets.get(kind)
+        return bool(market and market.stream_up)
+
+    def limiter(self, symbol_or_kind: str = SPOT) -> VenueRateLimiter:
+        kind = symbol_or_kind if symbol_or_kind in (SPOT, LINEAR) else kind_of(symbol_or_kind)
+        return self._market(kind).limiter
+
+    def _market_info(self, symbol: str) -> dict:
+        ex = self.exchange_for(symbol)
+        try:
+            return ex.market(symbol)
+        except Exception:
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"unknown symbol {symbol!r} at {self.name}") from None
+
+    def _load_fees(self) -> None:
+        for kind, market in self._markets.items():
+            for symbol, m in (market.exchange.markets or {}).items():
+                if self.config.fees is not None and kind == SPOT:
+                    self._fees_by_symbol[symbol] = self.config.fees
+                    continue
+                maker, taker = m.get("maker"), m.get("taker")
+                if maker is not None and taker is not None:
+                    self._fees_by_symbol[symbol] = VenueFees(to_decimal(maker), to_decimal(taker))
+        if self.config.fees is None:
+            first = next((self._fees_by_symbol[s] for s in self.config.spot_symbols
+                          if s in self._fees_by_symbol), None)
+            if first is not None:
+                self.fees = first
+
+    def set_fees(self, symbol: str, fees: VenueFees) -> None:
+        """Override the fee schedule of one symbol (config, or fees fetched from the venue)."""
+        self._fees_by_symbol[symbol] = fees
+        if kind_of(symbol) == SPOT and self.config.fees is None:
+            self.fees = fees
+
+    # -- calls through the limiter ---------------------------------------------------------
+    def _market(self, kind: str) -> _Market:
+        market = self._markets.get(kind)
+        if market is None:
+            raise VenueError(self.name, VenueErrorKind.UNAVAILABLE,
+                             f"not connected ({kind} markets)" if not self._connected
+                             else f"no {kind} markets configured")
+        return market
+
+    async def _call(self, kind: str, what: str, fn: Callable, *args: Any, orders: int = 0,
+                    **kwargs: Any) -> Any:
+        market = self._market(kind)
+        weight = _WEIGHT[what][0 if kind == SPOT else 1]
+        try:
+            await market.limiter.acquire(weight, orders)
+        except RateLimitExhausted as exc:
+            raise VenueError(self.name, VenueErrorKind.RATE_LIMITED, f"fixgw limiter: {exc}") from None
+        return await fn(*args, **kwargs)
+
+    # -- orders ------------------------------------------------------------------------------
+    async def submit(self, request: VenueOrderRequest) -> VenueOrderUpdate:
+        kind = kind_of(request.symbol)
+        self._validate(request)
+        market = self._market(kind)
+        tracked = self._orders.get(request.client_order_id)
+        if tracked is None:
+            tracked = _Tracked(request, kind, submitted_ms=self._now_ms())
+            self._orders[request.client_order_id] = tracked
+        ccxt_type = "market" if request.ord_type is OrdType.MARKET else "limit"
+        params: dict[str, Any] = {"newClientOrderId": request.client_order_id}
+        if ccxt_type == "limit":
+            params["timeInForce"] = _TIF[request.tif]
+            if request.post_only:
+                params["postOnly"] = True
+                params.pop("timeInForce")
+        if request.reduce_only:
+            params["reduceOnly"] = True
+        amount = format(request.quantity, "f")
+        price = format(request.price, "f") if request.price is not None and ccxt_type == "limit" else None
+        use_ws = self.config.order_transport == "ws" and kind == SPOT
+        attempts = max(1, self.config.submit_retries + 1)
+        last_exc: BaseException | None = None
+        for attempt in range(attempts):
+            try:
+                if use_ws:
+                    order = await self._call(kind, "order", market.exchange.create_order_ws,
+                                             request.symbol, ccxt_type, request.side.ccxt, amount,
+                                             price, params, orders=1)
+                else:
+                    order = await self._call(kind, "order", market.exchange.create_order,
+                                             request.symbol, ccxt_type, request.side.ccxt, amount,
+                                             price, params, orders=1)
+                return self._record(self._order_update(kind, order, request.client_order_id))
+            except VenueError:
+                raise
+            except Exception as exc:
+                last_exc = exc
+                if is_duplicate_order(exc):
+                    return await self._resolve_existing(request, exc)
+                if isinstance(exc, (ccxt.RequestTimeout, ccxt.NetworkError)) and not isinstance(
+                        exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+                    # did it reach the venue? then it exists under our client order id
+                    existing = await self._fetch_quietly(request)
+                    if existing is not None:
+                        self.stats.duplicates_resolved += 1
+                        return self._record(existing)
+                    if attempt + 1 < attempts:
+                        self.stats.submit_retries += 1
+                        continue
+                raise venue_error(self.name, exc, self._secrets) from None
+        raise venue_error(self.name, last_exc or RuntimeError("submit failed"), self._secrets)
+
+    def _validate(self, request: VenueOrderRequest) -> None:
+        if not isinstance(request.quantity, Decimal) or not request.quantity.is_finite() or request.quantity <= 0:
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"quantity must be a positive Decimal, got {request.quantity!r}")
+        if request.ord_type is OrdType.LIMIT and (request.price is None or request.price <= 0):
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"limit order needs a positive price, got {request.price!r}")
+        if not request.client_order_id or len(request.client_order_id) > 36:
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"client order id must be 1-36 characters, got {request.client_order_id!r}")
+
+    async def _resolve_existing(self, request: VenueOrderRequest, exc: BaseException) -> VenueOrderUpdate:
+        existing = await self._fetch_quietly(request)
+        if existing is None:
+            raise venue_error(self.name, exc, self._secrets)
+        tracked = self._orders[request.client_order_id]
+        order = tracked.request
+        info_ok = existing.symbol == request.symbol
+        if not info_ok or order is not request and (order.side, order.quantity) != (request.side, request.quantity):
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"client order id {request.client_order_id} already used by another order")
+        self.stats.duplicates_resolved += 1
+        return self._record(existing)
+
+    async def _fetch_quietly(self, request: VenueOrderRequest) -> VenueOrderUpdate | None:
+        try:
+            return await self.fetch_order(request.client_order_id, request.symbol)
+        except VenueError:
+            return None
+
+    async def cancel(self, client_order_id: str, symbol: str) -> VenueOrderUpdate:
+        """Cancel by our client order id. An order already done at the venue is not an error:
+        its final state comes back (check ``state``); an unknown one raises ORDER_NOT_FOUND."""
+        kind = kind_of(symbol)
+        market = self._market(kind)
+        try:
+            order = await self._call(kind, "cancel", market.exchange.cancel_order, None, symbol,
+                                     {"origClientOrderId": client_order_id})
+        except VenueError:
+            raise
+        except ccxt.OrderNotFound as exc:
+            existing = await self.fetch_order(client_order_id, symbol)
+            if existing is None:
+                raise venue_error(self.name, exc, self._secrets) from None
+            return self._record(existing)
+        except Exception as exc:
+            raise venue_error(self.name, exc, self._secrets) from None
+        return self._record(self._order_update(kind, order, client_order_id))
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderUpdate | None:
+        kind = kind_of(symbol)
+        market = self._market(kind)
+        try:
+            order = await self._call(kind, "fetch_order", market.exchange.fetch_order, None, symbol,
+                                     {"origClientOrderId": client_order_id})
+        except VenueError:
+            raise
+        except ccxt.OrderNotFound:
+            return None
+        except Exception as exc:
+            raise venue_error(self.name, exc, self._secrets) from None
+        return self._order_update(kind, order, client_order_id)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrderUpdate]:
+        kinds = [kind_of(symbol)] if symbol else list(self._markets)
+        result = []
+        for kind in kinds:
+            market = self._market(kind)
+            try:
+                orders = await self._call(kind, "open_orders_symbol" if symbol else "open_orders_all",
+                                          market.exchange.fetch_open_orders, symbol)
+            except VenueError:
+                raise
+            except Exception as exc:
+                raise venue_error(self.name, exc, self._secrets) from None
+            result.extend(self._order_update(kind, o) for o in orders)
+        return result
+
+    async def fetch_fills(self, symbol: str, since_ms: int | None = None) -> list[VenueFill]:
+        kind = kind_of(symbol)
+        market = self._market(kind)
+        try:
+            trades = await self._call(kind, "my_trades", market.exchange.fetch_my_trades, symbol, since_ms)
+        except VenueError:
+            raise
+        except Exception as exc:
+            raise venue_error(self.name, exc, self._secrets) from None
+        return [self._fill(kind, t) for t in trades]
+
+    async def fetch_balances(self, symbol: str | None = None) -> dict[str, Decimal]:
+        """Free balance per asset: the spot account, or the futures account when ``symbol``
+        is a linear one (``BTC/USDT:USDT``)."""
+        kind = kind_of(symbol) if symbol else SPOT
+        if kind not in self._markets and symbol is None:
+            kind = next(iter(self._markets), SPOT)
+        market = self._market(kind)
+        try:
+            balance = await self._call(kind, "balance", market.exchange.fetch_balance)
+        except VenueError:
+            raise
+        except Exception as exc:
+            raise venue_error(self.name, exc, self._secrets) from None
+        free = balance.get("free") or {}
+        return {asset: to_decimal(v) for asset, v in free.items() if v is not None}
+
+    # -- ccxt structures -> ours ------------------------------------------------------------
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    def _order_update(self, kind: str, order: dict, client_order_id: str | None = None) -> VenueOrderUpdate:
+        info = order.get("info") or {}
+        cid = (client_order_id or info.get("origClientOrderId") or info.get("C")
+               or order.get("clientOrderId") or "")
+        oid = order.get("id")
+        if oid is not None:
+            oid = str(oid)
+            if cid:
+                self._cid_by_oid[(kind, oid)] = cid
+        if not client_order_id and oid is not None and (kind, oid) in self._cid_by_oid:
+            cid = self._cid_by_oid[(kind, oid)]
+        state = _STATUS.get(str(order.get("status") or "open").lower(), VenueOrderState.OPEN)
+        filled = to_decimal_or_none(order.get("filled")) or ZERO
+        amount = to_decimal_or_none(order.get("amount"))
+        remaining = to_decimal_or_none(order.get("remaining"))
+        if remaining is None:
+            remaining = (amount - filled) if amount is not None else ZERO
+        if state in _TERMINAL:
+            remaining = ZERO
+        avg = to_decimal_or_none(order.get("average"))
+        if avg is not None and avg == 0 and filled == 0:
+            avg = None
+        ts = order.get("lastUpdateTimestamp") or order.get("timestamp") or self._now_ms()
+        reason = None
+        if state is VenueOrderState.CANCELED and str(order.get("status")).lower() == "expired":
+            reason = "expired"
+        elif state is VenueOrderState.REJECTED:
+            reason = str(info.get("r") or "rejected")
+        return VenueOrderUpdate(self.name, cid, oid, order.get("symbol") or "", state, filled,
+                                remaining, avg, int(ts), reason)
+
+    def _fill(self, kind: str, trade: dict) -> VenueFill:
+        info = trade.get("info") or {}
+        oid = str(trade.get("order")) if trade.get("order") is not None else None
+        cid = self._cid_by_oid.get((kind, oid)) if oid else None
+        if cid is None:
+            cid = info.get("C") or info.get("c") or ""
+        fee = trade.get("fee") or {}
+        symbol = trade.get("symbol") or ""
+        maker = trade.get("takerOrMaker")
+        return VenueFill(
+            venue=self.name, client_order_id=cid, venue_order_id=oid,
+            trade_id=f"{symbol}#{trade.get('id')}", symbol=symbol,
+            side=Side.BUY if trade.get("side") == "buy" else Side.SELL,
+            price=to_decimal(trade["price"]), quantity=to_decimal(trade["amount"]),
+            fee=to_decimal_or_none(fee.get("cost")) or ZERO, fee_currency=fee.get("currency"),
+            timestamp_ms=int(trade.get("timestamp") or self._now_ms()),
+            is_maker=None if maker is None else maker == "maker")
+
+    # -- event delivery (dedup) ---------------------------------------------------------------
+    def _emit(self, event: VenueEvent) -> None:
+        for cb in self._callbacks:
+            try:
+                cb(event)
+            except Exception:  # a consumer's bug must not kill the stream
+                self._log.exception("%s: event consumer failed on %s", self.name, type(event).__name__)
+
+    def _record(self, update: VenueOrderUpdate) -> VenueOrderUpdate:
+        """Remember the state a caller has been given, so the stream does not repeat it."""
+        tracked = self._orders.get(update.client_order_id)
+        if tracked is not None:
+            if update.venue_order_id:
+                tracked.venue_order_id = update.venue_order_id
+            if tracked.last is None or self._advances(tracked.last, update):
+                tracked.last = (update.state, update.filled)
+        return update
+
+    @staticmethod
+    def _advances(last: tuple[VenueOrderState, Decimal], update: VenueOrderUpdate) -> bool:
+        if last[0] in _TERMINAL:
+            return False
+        return update.filled > last[1] or update.state is not last[0]
+
+    def _deliver_fill(self, fill: VenueFill, source: str) -> bool:
+        if fill.trade_id in self._seen_trades:
+            return False
+        tracked = self._orders.get(fill.client_order_id)
+        if tracked is None:
+            return False  # not one of ours (another client of the account)
+        self._seen_trades.add(fill.trade_id)
+        tracked.fill_qty += fill.quantity
+        if source == "stream":
+            self.stats.fills_from_stream += 1
+        else:
+            self.stats.fills_from_poll += 1
+        self._emit(fill)
+        return True
+
+    def _deliver_update(self, kind: str, update: VenueOrderUpdate, source: str) -> None:
+        tracked = self._orders.get(update.client_order_id)
+        if tracked is None:
+            return
+        if update.filled > tracked.fill_qty:
+            self._drain_cached_trades(kind, source)
+        if tracked.last is not None and not self._advances(tracked.last, update):
+            return
+        tracked.last = (update.state, update.filled)
+        if update.venue_order_id:
+            tracked.venue_order_id = update.venue_order_id
+        if source == "stream":
+            self.stats.updates_from_stream += 1
+        else:
+            self.stats.updates_from_poll += 1
+        self._emit(update)
+
+    def _drain_cached_trades(self, kind: str, source: str) -> None:
+        """ccxt parsed the trade of an executionReport into its myTrades cache in the same
+        message as the order update: deliver it now so a fill precedes the update that counts it."""
+        cache = getattr(self._markets[kind].exchange, "myTrades", None)
+        if not cache:
+            return
+        for trade in list(cache):
+            self._deliver_fill(self._fill(kind, trade), source)
+
+    # -- stream and polling loops ---------------------------------------------------------------
+    def _set_stream(self, kind: str, up: bool, why: str = "") -> None:
+        market = self._markets.get(kind)
+        if market is None or market.stream_up == up:
+            return
+        market.stream_up = up
+        if up:
+            self._log.info("%s: %s user-data stream up; stream delivers order events", self.name, kind)
+        else:
+            self.stats.stream_downs += 1
+            self._log.warning("%s: %s user-data stream down (%s); polling REST every %.2fs",
+                              self.name, kind, why, self.config.poll_interval_s)
+
+    def _ws_alive(self, kind: str) -> bool:
+        ex = self._markets[kind].exchange
+        for client in list(getattr(ex, "clients", {}).values()):
+            conn = getattr(client, "connection", None)
+            if conn is not None and not client.closed() and client.connected.done():
+                if "ws-api" in client.url or "listenKey" in client.url or "private" in client.url:
+                    return True
+        return False
+
+    async def _order_stream(self, kind: str) -> None:
+        ex = self._markets[kind].exchange
+        backoff = 0.1
+        while not self._closing:
+            fut = asyncio.ensure_future(ex.watch_orders())
+            try:
+                if not self._markets[kind].stream_up:
+                    done, _ = await asyncio.wait({fut}, timeout=self.config.stream_settle_s)
+                    if not done and self._ws_alive(kind):
+                        self._set_stream(kind, True)
+                        await self._reconcile(kind, "stream recovered")
+                orders = await fut
+                if not self._markets[kind].stream_up:
+                    self._set_stream(kind, True)
+                for order in orders:
+                    self._deliver_update(kind, self._order_update(kind, order), "stream")
+                backoff = 0.1
+            except asyncio.CancelledError:
+                fut.cancel()
+                raise
+            except Exception as exc:
+                fut.cancel()
+                if self._closing:
+                    return
+                self._set_stream(kind, False, scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:200])
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _trade_stream(self, kind: str) -> None:
+        ex = self._markets[kind].exchange
+        backoff = 0.1
+        while not self._closing:
+            try:
+                trades = await ex.watch_my_trades()
+                for trade in trades:
+                    self._deliver_fill(self._fill(kind, trade), "stream")
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self._closing:
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _poll_loop(self, kind: str) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.config.poll_interval_s)
+            if not self._markets[kind].stream_up:
+                try:
+                    await self._reconcile(kind, "stream down")
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._log.warning("%s: poll failed: %s", self.name,
+                                      scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:300])
+
+    async def _reconcile(self, kind: str, why: str) -> None:
+        """One REST pass over our live orders: fills first, then states (REST fallback)."""
+        live = [t for t in self._orders.values() if t.kind == kind and not t.done]
+        if not live:
+            return
+        self.stats.polls += 1
+        by_symbol: dict[str, list[_Tracked]] = {}
+        for t in live:
+            by_symbol.setdefault(t.request.symbol, []).append(t)
+        for symbol, tracked in by_symbol.items():
+            since = min(t.submitted_ms for t in tracked) - 60_000
+            for fill in await self.fetch_fills(symbol, since):
+                self._deliver_fill(fill, "poll")
+            open_ids = {u.client_order_id: u for u in await self.fetch_open_orders(symbol)}
+            for t in tracked:
+                update = open_ids.get(t.request.client_order_id)
+                if update is None:
+                    update = await self.fetch_order(t.request.client_order_id, symbol)
+                if update is not None:
+                    self._deliver_update(kind, update, "poll")
