@@ -81,7 +81,8 @@ def kappa(lam: float, params: ACParams, tau: float) -> float:
     k2 = lam * params.sigma ** 2 / eta_tilde(params, tau)
     if tau <= 0:
         return math.sqrt(k2)
-    return math.acosh(1 + 0.5 * k2 * tau * tau) / tau
+    # acosh(1 + y) written as 2 asinh(sqrt(y/2)): exact also for short slices (y -> 0)
+    return 2 * math.asinh(math.sqrt(0.25 * k2 * tau * tau)) / tau
 
 
 def remaining_fraction(t: float, horizon: float, kap: float) -> float:
