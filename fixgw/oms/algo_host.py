@@ -1,0 +1,188 @@
+"""Hosts one H5 scheduler for one algo parent order on the event loop.
+
+The scheduler is pure; this object is its I/O: it feeds it the clock, consolidated market
+snapshots, fills and child completions, arms a loop timer at ``next_wakeup()`` after every
+call, and executes the intents it returns through the order manager (each child through the
+SOR and pre-trade risk, journaled before it reaches a venue).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from fixgw.algo.base import BaseScheduler
+from fixgw.algo.factory import make_scheduler
+from fixgw.algo.types import AlgoSettings, CancelIntent, ChildIntent, ParentSpec, SchedulerStatus
+from fixgw.domain import ZERO, TimeInForce, Urgency
+from fixgw.oms.order import ClientOrder
+from fixgw.oms.state import OrderEvent
+
+if TYPE_CHECKING:
+    from fixgw.oms.manager import OrderManager
+
+log = logging.getLogger(__name__)
+
+
+def parent_spec(order: ClientOrder, now: float) -> ParentSpec:
+    """The scheduler's view of a parent order (FIX tags -> ParentSpec); ValueError on bad params."""
+    params = {p.name.lower(): p.value for p in order.strategy_params}
+
+    def dec(name: str) -> Decimal | None:
+        v = params.get(name)
+        if v is None:
+            return None
+        try:
+            d = Decimal(v)
+        except Exception:
+            raise ValueError(f"StrategyParameter {name}: not a decimal: '{v}'") from None
+        if not d.is_finite() or d < 0:
+            raise ValueError(f"StrategyParameter {name}: must be >= 0: '{v}'")
+        return d
+
+    def venues(name: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in params.get(name, "").split(",") if v.strip())
+
+    post_only = params.get("postonly", "Y").strip().upper() not in ("N", "NO", "FALSE", "0")
+    return ParentSpec(
+        parent_id=order.order_id, side=order.side, quantity=order.quantity,
+        strategy=order.strategy,
+        start=order.effective_time if order.effective_time is not None else now,
+        end=order.expire_time, limit_price=order.price, urgency=order.urgency or Urgency.MEDIUM,
+        participation_rate=order.participation_rate, max_floor=order.max_floor,
+        min_clip=dec("minclip") or ZERO, max_clip=dec("maxclip"), post_only=post_only,
+        venues_include=venues("includevenues") or venues("venues"),
+        venues_exclude=venues("excludevenues"))
+
+
+class AlgoRun:
+    def __init__(self, order: ClientOrder, manager: "OrderManager", scheduler: BaseScheduler):
+        self.order = order
+        self.manager = manager
+        self.scheduler = scheduler
+        self._timer: asyncio.TimerHandle | None = None
+        self._slices_done: set[str] = set()
+        self._stopped = False
+
+    @classmethod
+    def build(cls, order: ClientOrder, manager: "OrderManager",
+              settings: AlgoSettings | None = None) -> "AlgoRun":
+        now = manager.clock.now()
+        spec = parent_spec(order, now)
+        instrument = manager.market.instrument(order.symbol)
+        scheduler = make_scheduler(spec, instrument, rng_seed=order.order_id, settings=settings)
+        return cls(order, manager, scheduler)
+
+    # -- lifecycle called by the manager ---------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.scheduler.is_done
+
+    def start(self) -> None:
+        now = self.manager.clock.now()
+        self._run(self.scheduler.on_start(now, self._snapshot(now)))
+
+    def cancel(self) -> None:
+        self._run(self.scheduler.cancel(self.manager.clock.now()))
+
+    def replace(self, req) -> None:
+        now = self.manager.clock.now()
+        self._run(self.scheduler.on_replace(now, self._snapshot(now), quantity=req.quantity,
+                                            limit_price=req.price, end=req.expire_time))
+
+    def on_fill(self, slice_id: str | None, quantity: Decimal, price: Decimal) -> None:
+        if slice_id is None:
+            return
+        self.scheduler.on_fill(slice_id, quantity, price, self.manager.clock.now())
+        self._run([])
+
+    def slice_done(self, slice_id: str) -> None:
+        if slice_id in self._slices_done:
+            return
+        self._slices_done.add(slice_id)
+        self.scheduler.on_child_done(slice_id, self.manager.clock.now())
+        self._run([])
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def terminal_event(self) -> OrderEvent:
+        status = self.scheduler.status
+        if status is SchedulerStatus.FILLED:
+            return OrderEvent.FILL
+        if status is SchedulerStatus.CANCELED:
+            return OrderEvent.CANCELED
+        return OrderEvent.DONE_FOR_DAY if self.order.tif is TimeInForce.DAY else OrderEvent.EXPIRE
+
+    def terminal_text(self) -> str:
+        status = self.scheduler.status
+        if status is SchedulerStatus.EXPIRED:
+            return "algo end time reached: remainder not executed"
+        if status is SchedulerStatus.CANCELED:
+            return "algo canceled"
+        return "algo complete"
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _snapshot(self, now: float):
+        return self.manager.market.snapshot(self.order.symbol, now)
+
+    def _run(self, intents) -> None:
+        for intent in intents:
+            if isinstance(intent, ChildIntent):
+                self.manager._spawn(self.manager._route(self.order, intent.quantity,
+                                                        slice_intent=intent))
+            elif isinstance(intent, CancelIntent):
+                children = self.manager.slice_children(self.order, intent.child_id)
+                for child in children:
+                    self.manager._request_child_cancel(child)
+                if not children:
+                    # not placed yet (routing in flight): it is canceled as soon as it is
+                    self._cancel_when_placed(intent.child_id)
+        self._arm()
+        if self.scheduler.is_done:
+            self.manager._maybe_complete(self.order)
+
+    def _cancel_when_placed(self, slice_id: str) -> None:
+        loop = asyncio.get_running_loop()
+
+        def retry(attempt: int = 0) -> None:
+            children = self.manager.slice_children(self.order, slice_id)
+            if children:
+                for child in children:
+                    self.manager._request_child_cancel(child)
+            elif attempt < 50 and slice_id not in self._slices_done:
+                loop.call_later(0.05, retry, attempt + 1)
+        loop.call_later(0.05, retry)
+
+    def _arm(self) -> None:
+        if self._stopped:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        wake = self.scheduler.next_wakeup()
+        if wake is None:
+            return
+        delay = max(0.0, self.manager._wall_seconds(wake - self.manager.clock.now()))
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._stopped or self.order.terminal:
+            return
+        try:
+            now = self.manager.clock.now()
+            self._run(self.scheduler.on_timer(now, self._snapshot(now)))
+        except Exception:
+            log.exception("algo %s timer failed", self.order.order_id)
+            self._arm_later(1.0)
+
+    def _arm_later(self, seconds: float) -> None:
+        if not self._stopped:
+            self._timer = asyncio.get_running_loop().call_later(seconds, self._on_timer)
