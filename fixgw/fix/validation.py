@@ -1,0 +1,267 @@
+"""Message validation against a data dictionary, in QuickFIX's order and with its outcomes.
+
+The order of checks decides *which* error a message with several problems is rejected for,
+and the acceptance suite compares the RefTagID, so it follows ``DataDictionary::validate``:
+
+1. structure: a header field after the body started -> "out of required order" (14);
+2. MsgType known (11);
+3. required fields: header (ascending), then body (ascending), then inside group entries (1);
+4. every field, header then body in ascending tag order, each: repeated (13), empty (4),
+   data format (6), enum value (5), tag known (0), tag allowed in this message (2),
+   NumInGroup equal to the entries present (16). Group entries are checked the same way.
+
+Validation returns a :class:`Rejection` instead of raising: it is the peer's fault, a value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from fixgw.fix.dictionary import DataDictionary, GroupDef, MessageDef
+from fixgw.fix.tags import USER_MIN, SessionRejectReason as R
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationSettings:
+    fields_out_of_order: bool = True
+    fields_have_values: bool = True
+    user_defined_fields: bool = True
+    allow_unknown_message_fields: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: int          # SessionRejectReason (373)
+    tag: int | None      # RefTagID (371), None when QuickFIX sends none
+
+
+# ---- data formats (QuickFIX's convertors) -------------------------------------------------
+
+def _is_int(v: str) -> bool:
+    d = v[1:] if v[:1] == "-" else v
+    return d.isdigit() and d.isascii()
+
+
+def _is_float(v: str) -> bool:
+    d = v[1:] if v[:1] == "-" else v
+    if not d or not d.isascii():
+        return False
+    whole, dot, frac = d.partition(".")
+    if not (whole or frac):
+        return False
+    return (not whole or whole.isdigit()) and (not frac or frac.isdigit())
+
+
+def _is_char(v: str) -> bool:
+    return len(v) == 1
+
+
+def _is_bool(v: str) -> bool:
+    return v == "Y" or v == "N"
+
+
+def _digits(s: str) -> bool:
+    return s.isdigit() and s.isascii()
+
+
+def _is_date(v: str) -> bool:
+    return len(v) == 8 and _digits(v) and 1 <= int(v[4:6]) <= 12 and 1 <= int(v[6:8]) <= 31
+
+
+def _is_time(v: str) -> bool:
+    if len(v) < 8 or v[2] != ":" or v[5] != ":":
+        return False
+    hh, mm, ss = v[0:2], v[3:5], v[6:8]
+    if not (_digits(hh) and _digits(mm) and _digits(ss)):
+        return False
+    if int(hh) > 23 or int(mm) > 59 or int(ss) > 60:
+        return False
+    rest = v[8:]
+    return not rest or (rest[0] == "." and 1 <= len(rest) - 1 <= 9 and _digits(rest[1:]))
+
+
+def _is_timestamp(v: str) -> bool:
+    return len(v) >= 17 and v[8] == "-" and _is_date(v[:8]) and _is_time(v[9:])
+
+
+FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "INT": _is_int, "LENGTH": _is_int, "NUMINGROUP": _is_int, "SEQNUM": _is_int,
+    "TAGNUM": _is_int, "DAYOFMONTH": _is_int,
+    "FLOAT": _is_float, "QTY": _is_float, "PRICE": _is_float, "PRICEOFFSET": _is_float,
+    "AMT": _is_float, "PERCENTAGE": _is_float,
+    "CHAR": _is_char, "BOOLEAN": _is_bool,
+    "UTCTIMESTAMP": _is_timestamp, "UTCTIMEONLY": _is_time,
+    "UTCDATEONLY": _is_date, "UTCDATE": _is_date,
+}
+_MULTI = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldCheck:
+    fmt: Callable[[str], bool] | None
+    enums: frozenset[str] | None
+    multi: bool
+
+
+class _Group:
+    """A parsed group: its count field value and entries (lists of (tag, value))."""
+    __slots__ = ("tag", "count", "entries", "gdef")
+
+    def __init__(self, tag: int, count: str, gdef: GroupDef) -> None:
+        self.tag = tag
+        self.count = count
+        self.entries: list[list[tuple[int, str]]] = []
+        self.gdef = gdef
+
+
+class Validator:
+    """Validates parsed messages for one session (dictionary + that session's settings)."""
+
+    def __init__(self, dictionary: DataDictionary, settings: ValidationSettings) -> None:
+        self.dictionary = dictionary
+        self.settings = settings
+        self._header_tags = dictionary.header.members | {8, 9, 35}
+        self._trailer_tags = dictionary.trailer.members | {10}
+        self._checks: dict[int, _FieldCheck] = {
+            tag: _FieldCheck(FORMAT_CHECKS.get(f.type), f.enums, f.type in _MULTI)
+            for tag, f in dictionary.fields.items()
+        }
+
+    def validate(self, fields: Sequence[tuple[int, str]]) -> Rejection | None:
+        d = self.dictionary
+        s = self.settings
+        header_tags = self._header_tags
+        trailer_tags = self._trailer_tags
+        msg_type = fields[2][1]
+        mdef = d.messages.get(msg_type)
+        header: list[tuple[int, str]] = [fields[0], fields[1], fields[2]]
+        body: list[tuple[int, str]] = []
+        groups: list[_Group] = []
+        out_of_order = 0
+        in_body = False
+        in_trailer = False
+        n = len(fields)
+        i = 3
+        group_defs = mdef.groups if mdef is not None else {}
+        while i < n:
+            f = fields[i]
+            tag = f[0]
+            i += 1
+            if tag in header_tags:
+                if (in_body or in_trailer) and not out_of_order:
+                    out_of_order = tag
+                header.append(f)
+                if tag in d.header.groups:
+                    i = self._parse_group(fields, i, f, d.header.groups[tag], groups)
+            elif tag in trailer_tags:
+                in_trailer = True
+            else:
+                if in_trailer and not out_of_order:
+                    out_of_order = tag
+                in_body = True
+                body.append(f)
+                gdef = group_defs.get(tag)
+                if gdef is not None:
+                    i = self._parse_group(fields, i, f, gdef, groups)
+        if out_of_order and s.fields_out_of_order:
+            return Rejection(R.TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER, out_of_order)
+        if mdef is None:
+            return Rejection(R.INVALID_MSGTYPE, None)
+
+        # required fields
+        present_header = {t for t, _ in header}
+        for tag in d.header.required:
+            if tag not in present_header:
+                return Rejection(R.REQUIRED_TAG_MISSING, tag)
+        if mdef.required:
+            present_body = {t for t, _ in body}
+            for tag in mdef.required:
+                if tag not in present_body:
+                    return Rejection(R.REQUIRED_TAG_MISSING, tag)
+        for g in groups:
+            for entry in g.entries:
+                present = {t for t, _ in entry}
+                for tag in g.gdef.required:
+                    if tag not in present:
+                        return Rejection(R.REQUIRED_TAG_MISSING, tag)
+
+        # every field, in ascending tag order
+        header.sort(key=_tag_of)
+        rejection = self._iterate(header, None, ())
+        if rejection is None:
+            body.sort(key=_tag_of)
+            rejection = self._iterate(body, mdef, groups)
+        if rejection is None:
+            for g in groups:
+                for entry in g.entries:
+                    rejection = self._iterate(sorted(entry, key=_tag_of), None, ())
+                    if rejection is not None:
+                        return rejection
+        return rejection
+
+    def _parse_group(self, fields: Sequence[tuple[int, str]], i: int, count_field: tuple[int, str],
+                     gdef: GroupDef, out: list[_Group]) -> int:
+        """Collect the entries following a NumInGroup field (QuickFIX ``Message::setGroup``)."""
+        group = _Group(count_field[0], count_field[1], gdef)
+        out.append(group)
+        members = gdef.members
+        entry: list[tuple[int, str]] | None = None
+        seen: set[int] = set()
+        n = len(fields)
+        while i < n:
+            f = fields[i]
+            tag = f[0]
+            if tag not in members:
+                break
+            if tag == gdef.delimiter or entry is None or tag in seen:
+                entry = []
+                seen = set()
+                group.entries.append(entry)
+            entry.append(f)
+            seen.add(tag)
+            i += 1
+            nested = gdef.groups.get(tag)
+            if nested is not None:
+                i = self._parse_group(fields, i, f, nested, out)
+        return i
+
+    def _iterate(self, fields: list[tuple[int, str]], mdef: MessageDef | None,
+                 groups: Sequence[_Group]) -> Rejection | None:
+        s = self.settings
+        checks = self._checks
+        check_values = s.fields_have_values
+        last = None
+        for tag, value in fields:
+            if tag == last:
+                return Rejection(R.TAG_APPEARS_MORE_THAN_ONCE, tag)
+            last = tag
+            if not value and check_values:
+                return Rejection(R.TAG_SPECIFIED_WITHOUT_A_VALUE, tag)
+            check = checks.get(tag)
+            if check is not None:
+                if check.fmt is not None and not check.fmt(value):
+                    return Rejection(R.INCORRECT_DATA_FORMAT, tag)
+                if check.enums is not None:
+                    if check.multi:
+                        if any(v not in check.enums for v in value.split(" ")):
+                            return Rejection(R.VALUE_IS_INCORRECT, tag)
+                    elif value not in check.enums:
+                        return Rejection(R.VALUE_IS_INCORRECT, tag)
+            if tag >= USER_MIN and not s.user_defined_fields:
+                continue
+            if check is None:
+                return Rejection(R.INVALID_TAG_NUMBER, tag)
+            if mdef is not None:
+                if tag not in mdef.members and not s.allow_unknown_message_fields:
+                    return Rejection(R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, tag)
+                if tag in mdef.groups:
+                    for g in groups:
+                        if g.tag == tag and g.gdef is mdef.groups[tag]:
+                            if not _is_int(value) or int(value) != len(g.entries):
+                                return Rejection(R.INCORRECT_NUMINGROUP_COUNT, tag)
+                            break
+        return None
+
+
+def _tag_of(field: tuple[int, str]) -> int:
+    return field[0]
