@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""Session-layer benchmark: NewOrderSingle -> echo reply throughput and latency, fixgw vs QuickFIX.
+
+Each acceptor runs as its own process with its durable store and message log ON, serving the
+echo test application on loopback:
+
+* fixgw: ``python -m fixgw run <bench config>``, the config being sessions/conformance.yaml with
+  state in a temporary directory and the per-session inbound rate limit lifted (a DoS guard,
+  5,000 msg/s by default, that would otherwise cap the closed loop).
+* QuickFIX 1.16.0 (C++ engine through its Python binding): scripts/quickfix_acceptor.py with a
+  FileStore and a FileLog, run with a Python that can ``import quickfix`` (``--quickfix-python``,
+  default /work/qfvenv/bin/python when present). Skipped with a note when unavailable.
+
+Phases per acceptor, over one logged-on session (TW44 -> ISLD):
+
+* open loop at each ``--rates`` value (default 1,000/s and 5,000/s) for ``--duration`` seconds:
+  messages are sent on a fixed schedule whatever the replies do, and latency is measured from the
+  *scheduled* send time (no coordinated omission);
+* closed loop: ``--window`` orders in flight, a new one sent for each reply; gives max throughput.
+
+The load generator pre-encodes every message of a phase (SendingTime fixed at encode time) and
+frames replies with ``bytes.find`` on a raw asyncio Protocol (uvloop when available), so it costs
+a few microseconds per message; its own CPU use is printed so a saturated generator is visible.
+
+    python scripts/bench_session.py                       # both acceptors, ~80 s
+    python scripts/bench_session.py --targets fixgw --duration 5
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - optional
+    uvloop = None
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_FIXGW_CONFIG = REPO / "sessions" / "conformance.yaml"
+QUICKFIX_ACCEPTOR = REPO / "scripts" / "quickfix_acceptor.py"
+READY = re.compile(rb"listening on (\S+):(\d+)")
+SOH = b"\x01"
+CHECKSUM_MARK = b"\x0110="
+CLORDID_MARK = b"\x0111="
+SENDER, TARGET = "TW44", "ISLD"
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding (pre-computed, outside the timed path)
+# ---------------------------------------------------------------------------------------------
+
+def utc_now_text() -> str:
+    now = time.time()
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
+
+
+def encode(msg_type: str, seq: int, body: str, sending_time: str) -> bytes:
+    payload = (f"35={msg_type}\x0134={seq}\x0149={SENDER}\x0152={sending_time}\x01"
+               f"56={TARGET}\x01{body}").encode()
+    head = f"8=FIX.4.4\x019={len(payload)}\x01".encode()
+    return head + payload + f"10={sum(head + payload) % 256:03d}\x01".encode()
+
+
+def encode_orders(first_seq: int, count: int, id_base: int) -> list[bytes]:
+    """``count`` NewOrderSingles; ClOrdID = id_base + i so replies map back to their index."""
+    t = utc_now_text()
+    return [encode("D", first_seq + i,
+                   f"11={id_base + i}\x0121=1\x0138=100\x0140=2\x0144=10.5\x0154=1\x01"
+                   f"55=BTCUSDT\x0160={t}\x01", t)
+            for i in range(count)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generator
+# ---------------------------------------------------------------------------------------------
+
+class EchoProtocol(asyncio.Protocol):
+    """Frames replies, records the arrival time of each echoed ClOrdID, counts the rest."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.arrivals: dict[int, float] = {}
+        self.other: list[bytes] = []
+        self.on_reply = None            # closed loop: callback(n_replies)
+        self.logon = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        buf = self.buffer + data if self.buffer else data
+        start = 0
+        replies = 0
+        arrivals = self.arrivals
+        while True:
+            mark = buf.find(CHECKSUM_MARK, start)
+            if mark < 0 or len(buf) < mark + 8:
+                break
+            end = mark + 8
+            if buf.find(b"\x0135=D\x01", start, start + 40) >= 0:
+                at = buf.find(CLORDID_MARK, start, end)
+                if at >= 0:
+                    stop = buf.find(SOH, at + 4, end)
+                    arrivals[int(buf[at + 4:stop])] = now
+                    replies += 1
+            else:
+                message = buf[start:end]
+                self.other.append(message)
+                if b"\x0135=A\x01" in message and not self.logon.done():
+                    self.logon.set_result(message)
+            start = end
+        self.buffer = buf[start:]
+        if replies and self.on_reply is not None:
+            self.on_reply(replies)
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+        if not self.logon.done():
+            self.logon.set_exception(ConnectionError("connection closed before Logon reply"))
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    target: str
+    phase: str
+    sent: int
+    received: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    generator_cpu_pct: float
+    acceptor_cpu_pct: float | None
+    unexpected_messages: int
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, int(round(fraction * len(sorted_values))) - 1))
+    return sorted_values[index]
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Session:
+    """One logged-on connection to an acceptor, reused by every phase."""
+
+    def __init__(self, host: str, port: int, pid: int | None) -> None:
+        self.host, self.port, self.pid = host, port, pid
+        self.next_seq = 1
+        self.next_id = 1
+        self.protocol: EchoProtocol | None = None
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, self.protocol = await loop.create_connection(EchoProtocol, self.host, self.port)
+        self.protocol.transport.write(
+            encode("A", 1, "98=0\x01108=30\x01141=Y\x01", utc_now_text()))
+        self.next_seq = 2
+        await asyncio.wait_for(self.protocol.logon, 10)
+
+    async def close(self) -> None:
+        p = self.protocol
+        if p is None or p.transport.is_closing():
+            return
+        p.transport.write(encode("5", self.next_seq, "", utc_now_text()))
+        self.next_seq += 1
+        try:
+            await asyncio.wait_for(asyncio.shield(p.closed), 5)
+        except asyncio.TimeoutError:
+            pass
+        p.transport.close()
+
+    def _prepare(self, count: int) -> tuple[list[bytes], int]:
+        messages = encode_orders(self.next_seq, count, self.next_id)
+        first_id = self.next_id
+        self.next_seq += count
+        self.next_id += count
+        return messages, first_id
+
+    async def _finish(self, target: str, phase: str, messages: int, first_id: int,
+                      sent_at: list[float], started: float, cpu0: float,
+                      acc0: float | None, arrivals_before: int,
+                      drain_s: float = 5.0) -> PhaseResult:
+        p = self.protocol
+        deadline = time.perf_counter() + drain_s
+        while time.perf_counter() < deadline and len(p.arrivals) < arrivals_before + messages:
+            await asyncio.sleep(0.005)
+        latencies = sorted((p.arrivals[first_id + i] - sent_at[i]) * 1000.0
+                           for i in range(messages) if first_id + i in p.arrivals)
+        last = max((p.arrivals[first_id + i] for i in range(messages) if first_id + i in p.arrivals),
+                   default=time.perf_counter())
+        seconds = max(last - started, 1e-9)
+        cpu = time.process_time() - cpu0
+        acc1 = process_cpu_seconds(self.pid)
+        unexpected = sum(1 for m in p.other if b"\x0135=0\x01" not in m and b"\x0135=A\x01" not in m)
+        p.other.clear()
+        return PhaseResult(
+            target=target, phase=phase, sent=messages, received=len(latencies), seconds=seconds,
+            throughput=len(latencies) / seconds, p50_ms=percentile(latencies, 0.50),
+            p99_ms=percentile(latencies, 0.99), p999_ms=percentile(latencies, 0.999),
+            max_ms=latencies[-1] if latencies else float("nan"),
+            generator_cpu_pct=100.0 * cpu / seconds,
+            acceptor_cpu_pct=(100.0 * (acc1 - acc0) / seconds) if acc0 is not None and acc1 is not None else None,
+            unexpected_messages=unexpected)
+
+    async def open_loop(self, target: str, rate: int, duration: float) -> PhaseResult:
+        count = int(rate * duration)
+        messages, first_id = self._prepare(count)
+        transport = self.protocol.transport
+        interval = 1.0 / rate
+        sent_at = [0.0] * count
+        cpu0, acc0 = time.process_time(), process_cpu_seconds(self.pid)
+        arrivals_before = len(self.protocol.arrivals)
+        started = time.perf_counter()
+        sent = 0
+        while sent < count:
+            now = time.perf_counter()
+            due = min(count, int((now - started) / interval) + 1)
+            if due > sent:
+                # Latency is measured from the actual write: the schedule never waits for
+                # replies (open loop), and timer granularity (~1 ms) must not count as latency.
+                transport.write(b"".join(messages[sent:due]))
+                for i in range(sent, due):
+                    sent_at[i] = now
+                sent = due
+            # >= 1 ms: shorter sleeps spin the event loop (timer resolution) and would make the
+            # generator, not the acceptor, the busy party.
+            await asyncio.sleep(max(0.001, started + sent * interval - time.perf_counter()))
+        return await self._finish(target, f"open {rate}/s", count, first_id, sent_at, started,
+                                  cpu0, acc0, arrivals_before)
+
+    async def closed_loop(self, target: str, window: int, duration: float,
+                          max_messages: int = 2_000_000) -> PhaseResult:
+        # Pre-encode generously; the loop stops at ``duration``.
+        count = max_messages
+        estimate = int(duration * 40_000) + window
+        count = min(count, estimate)
+        messages, first_id = self._prepare(count)
+        p = self.protocol
+        transport = p.transport
+        sent_at = [0.0] * count
+        state = {"sent": 0, "stop": False}
+        deadline_holder = {}
+
+        def send(n: int) -> None:
+            if state["stop"]:
+                return
+            start = state["sent"]
+            end = min(count, start + n)
+            if end <= start:
+                return
+            now = time.perf_counter()
+            if now >= deadline_holder["t"]:
+                state["stop"] = True
+                return
+            transport.write(b"".join(messages[start:end]))
+            for i in range(start, end):
+                sent_at[i] = now
+            state["sent"] = end
+
+        cpu0, acc0 = time.process_time(), process_cpu_seconds(self.pid)
+        arrivals_before = len(p.arrivals)
+        started = time.perf_counter()
+        deadline_holder["t"] = started + duration
+        p.on_reply = send
+        send(window)
+        while not state["stop"] and state["sent"] < count:
+            await asyncio.sleep(0.05)
+            if time.perf_counter() >= deadline_holder["t"]:
+                state["stop"] = True
+        p.on_reply = None
+        total = state["sent"]
+        # Messages beyond ``total`` were never sent: consume their sequence numbers back.
+        self.next_seq -= count - total
+        self.next_id -= count - total
+        return await self._finish(target, f"closed w={window}", total, first_id,
+                                  sent_at[:total], started, cpu0, acc0, arrivals_before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Acceptor processes
+# ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AcceptorProcess:
+    def __init__(self, name: str, argv: list[str], cwd: pathlib.Path, log_dir: pathlib.Path):
+        self.name, self.argv, self.cwd, self.log_dir = name, argv, cwd, log_dir
+        self.proc: subprocess.Popen | None = None
+        self.host, self.port = "127.0.0.1", 0
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        deadline = time.monotonic() + timeout
+        lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = READY.search(line)
+            if match:
+                self.host, self.port = match.group(1).decode(), int(match.group(2))
+                # Keep draining so the child never blocks on a full pipe.
+                threading.Thread(target=lambda: [None for _ in self.proc.stdout],
+                                 daemon=True).start()
+                return
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready:\n" +
+                           b"".join(lines).decode(errors="replace"))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def log_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.log_dir.rglob("*") if f.is_file()) \
+            if self.log_dir.exists() else 0
+
+
+def fixgw_acceptor(workdir: pathlib.Path, config_path: pathlib.Path) -> AcceptorProcess:
+    """fixgw with the given config, state under ``workdir``, inbound rate guard lifted."""
+    config = yaml.safe_load(config_path.read_text())
+    config["state_dir"] = str(workdir / "state")
+    config.setdefault("limits", {})["max_inbound_messages_per_s"] = 10_000_000
+
+    def absolute(value):
+        if isinstance(value, list):
+            return [absolute(v) for v in value]
+        path = pathlib.Path(value)
+        return str(path if path.is_absolute() else (config_path.parent / path).resolve())
+
+    for section in [config.get("session_defaults", {})] + list(config.get("sessions", [])):
+        if "dictionary" in section:
+            section["dictionary"] = absolute(section["dictionary"])
+    bench_config = workdir / "bench.yaml"
+    bench_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    port = free_port()
+    return AcceptorProcess("fixgw", [sys.executable, "-m", "fixgw", "run", str(bench_config),
+                                     "--port", str(port)], workdir, workdir / "state")
+
+
+def quickfix_acceptor(workdir: pathlib.Path, python: str) -> AcceptorProcess:
+    port = free_port()
+    return AcceptorProcess("quickfix", [python, str(QUICKFIX_ACCEPTOR), "--port", str(port),
+                                        "--store-dir", str(workdir / "store"),
+                                        "--log-dir", str(workdir / "log")],
+                           workdir, workdir)
+
+
+def quickfix_python(explicit: str | None) -> str | None:
+    candidates = [explicit] if explicit else [os.environ.get("FIXGW_QUICKFIX_PYTHON"),
+                                              "/work/qfvenv/bin/python", sys.executable]
+    for python in filter(None, candidates):
+        if shutil.which(python) or pathlib.Path(python).exists():
+            ok = subprocess.run([python, "-c", "import quickfix"], capture_output=True).returncode == 0
+            if ok:
+                return python
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------------------------
+
+async def bench_target(acceptor: AcceptorProcess, rates: list[int], duration: float,
+                       window: int, warmup: int) -> list[PhaseResult]:
+    session = Session(acceptor.host, acceptor.port, acceptor.proc.pid if acceptor.proc else None)
+    await session.connect()
+    try:
+        await session.closed_loop(acceptor.name, window, duration=max(0.5, warmup / 20_000),
+                                  max_messages=warmup)                 # warm-up, discarded
+        results = []
+        for rate in rates:
+            results.append(await session.open_loop(acceptor.name, rate, duration))
+        results.append(await session.closed_loop(acceptor.name, window, duration))
+        return results
+    finally:
+        await session.close()
+
+
+def format_table(results: list[PhaseResult]) -> str:
+    head = (f"{'acceptor':9} {'phase':14} {'sent':>7} {'recv':>7} {'msg/s':>8} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} {'gen cpu':>8} {'acc cpu':>8} {'other':>5}")
+    rows = [head, "-" * len(head)]
+    for r in results:
+        acc = f"{r.acceptor_cpu_pct:7.0f}%" if r.acceptor_cpu_pct is not None else "     n/a"
+        rows.append(f"{r.target:9} {r.phase:14} {r.sent:7d} {r.received:7d} {r.throughput:8.0f} "
+                    f"{r.p50_ms:8.3f} {r.p99_ms:8.3f} {r.p999_ms:9.3f} {r.max_ms:8.2f} "
+                    f"{r.generator_cpu_pct:7.0f}% {acc} {r.unexpected_messages:5d}")
+    return "\n".join(rows)
+
+
+def format_ratios(results: list[PhaseResult]) -> str:
+    by = {(r.target, r.phase): r for r in results}
+    lines = ["fixgw / quickfix ratios (throughput: higher is better for fixgw; latency: lower):"]
+    for (target, phase), r in by.items():
+        if target != "fixgw" or ("quickfix", phase) not in by:
+            continue
+        q = by[("quickfix", phase)]
+        lines.append(f"  {phase:14} throughput x{r.throughput / q.throughput:5.2f}   "
+                     f"p50 x{r.p50_ms / q.p50_ms:5.2f}   p99 x{r.p99_ms / q.p99_ms:5.2f}   "
+                     f"p99.9 x{r.p999_ms / q.p999_ms:5.2f}")
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default="fixgw,quickfix",
+                        help="comma list of fixgw, quickfix (default both)")
+    parser.add_argument("--rates", default="1000,5000", help="open-loop rates, msg/s")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--window", type=int, default=50, help="closed-loop orders in flight")
+    parser.add_argument("--warmup", type=int, default=5000, help="warm-up orders (discarded)")
+    parser.add_argument("--fixgw-config", type=pathlib.Path, default=DEFAULT_FIXGW_CONFIG)
+    parser.add_argument("--quickfix-python", default=None,
+                        help="python that can import quickfix (default: $FIXGW_QUICKFIX_PYTHON, "
+                             "/work/qfvenv/bin/python, this python)")
+    parser.add_argument("--json", type=pathlib.Path, help="also write results as JSON here")
+    args = parser.parse_args(argv)
+    rates = [int(r) for r in args.rates.split(",") if r]
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+
+    if uvloop is not None:
+        uvloop.install()
+    results: list[PhaseResult] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-session-") as tmp:
+        for target in targets:
+            workdir = pathlib.Path(tmp) / target
+            workdir.mkdir()
+            if target == "fixgw":
+                acceptor = fixgw_acceptor(workdir, args.fixgw_config)
+            elif target == "quickfix":
+                python = quickfix_python(args.quickfix_python)
+                if python is None:
+                    notes.append("quickfix: not importable by any candidate python; skipped "
+                                 "(pip install quickfix==1.16.0 in a venv, pass --quickfix-python)")
+                    continue
+                acceptor = quickfix_acceptor(workdir, python)
+            else:
+                parser.error(f"unknown target {target}")
+            acceptor.start()
+            try:
+                phase_results = asyncio.run(bench_target(acceptor, rates, args.duration,
+                                                         args.window, args.warmup))
+            finally:
+                acceptor.stop()
+            results += phase_results
+            notes.append(f"{target}: store + message log on; {acceptor.log_bytes() / 1e6:.1f} MB "
+                         f"written under its state/log directory")
+            print(format_table(phase_results), flush=True)
+            print(flush=True)
+
+    print(f"loopback, {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
+          f"uvloop {'on' if uvloop else 'off'}; {args.duration:g} s per phase, "
+          f"closed-loop window {args.window}")
+    print(format_table(results))
+    ratios = format_ratios(results)
+    if ratios:
+        print(ratios)
+    for note in notes:
+        print("note:", note)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    lost = [r for r in results if r.received < r.sent]
+    for r in lost:
+        print(f"WARNING: {r.target} {r.phase}: {r.sent - r.received} replies missing", flush=True)
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
