@@ -99,8 +99,9 @@ class OrderBook:
             del levels[order.price]
 
     def skip_sequence(self, count: int = 1) -> None:
-        """Test hook: burn update ids without publishing them, forcing a gap in the stream."""
+        """Test hook: burn update ids as if a diff message were lost, forcing a gap in the stream."""
         self.update_id += count
+        self._last_published += count
 
     # --- reading --------------------------------------------------------------------------
     def best_bid(self) -> Decimal | None:

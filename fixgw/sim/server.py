@@ -80,6 +80,13 @@ class Params:
         return (self.get(name) or "false").lower() == "true"
 
 
+def _decode_body(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise E.BinanceError(-1100, "Illegal characters found in a parameter.") from None
+
+
 def _text(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -177,7 +184,7 @@ class VenueServer:
             headers: dict[str, str] = {}
             try:
                 raw_query = request.query_string
-                raw_body = (await request.text()) if request.can_read_body else ""
+                raw_body = _decode_body(await request.read()) if request.can_read_body else ""
                 values = dict(parse_qsl(raw_query, keep_blank_values=True))
                 if raw_body:
                     values.update(parse_qsl(raw_body, keep_blank_values=True))

@@ -1,0 +1,149 @@
+"""Matching engine and ledgers, exercised directly (no sockets): priority, order types,
+self-trade prevention, balance locking, fees, filters and futures margin checks."""
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from fixgw.clock import FakeClock
+from fixgw.sim.engine import Exchange
+from fixgw.sim.errors import BinanceError
+from fixgw.sim.spec import VenueSpec, default_symbols
+
+
+def make() -> Exchange:
+    ex = Exchange(VenueSpec(name="t", symbols=default_symbols()), FakeClock())
+    return ex
+
+
+def btc(ex):
+    return ex.markets["BTCUSDT"]
+
+
+def perp(ex):
+    return ex.markets["BTCUSDT_PERP"]
+
+
+def test_price_time_priority_and_partial_fills():
+    ex = make()
+    a = ex.place_house_order("mm1", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("60000"))
+    b = ex.place_house_order("mm2", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("60000"))
+    c = ex.place_house_order("mm1", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("59999"))
+    order, fills = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.5"), D("60000"), "GTC")
+    # best price first, then time priority at 60000: c fully, then a for 0.2
+    assert [(f.price, f.qty) for f in fills] == [(D("59999"), D("0.3")), (D("60000"), D("0.2"))]
+    assert order.status == "FILLED"
+    assert ex.house_open_orders("mm1", "BTCUSDT") == [(a.order_id, "SELL", D("60000"), D("0.1"))]
+    assert ex.house_open_orders("mm2", "BTCUSDT")[0][3] == D("0.3")
+    assert ex.depth("BTCUSDT", 5)[1] == [(D("60000"), D("0.4"))]
+    assert c.status == "NEW"   # placement result is a snapshot
+
+
+def test_resting_buy_locks_quote_and_fee_is_in_received_asset():
+    ex = make()
+    order, _ = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.1"), D("50000"), "GTC")
+    usdt = ex.spot.get("demo", "USDT")
+    assert usdt.locked == D("5000") and usdt.free == D("95000")
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "MARKET", D("0.04"))
+    assert ex.spot.get("demo", "BTC").free == D("2") + D("0.04") * (1 - D("0.001"))   # maker fee in BTC
+    assert usdt.locked == D("3000")
+    ex.cancel_order("demo", btc(ex), order.order_id, None)
+    assert usdt.locked == 0 and usdt.free == D("98000")
+
+
+def test_taker_buy_better_than_limit_returns_excess_lock():
+    ex = make()
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("1"), D("59000"))
+    order, fills = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.5"), D("60000"), "GTC")
+    usdt = ex.spot.get("demo", "USDT")
+    assert usdt.locked == 0 and usdt.free == D("100000") - D("29500")
+    assert fills[0].commission_asset == "BTC" and fills[0].commission == D("0.0005")
+
+
+def test_insufficient_balance_and_filters():
+    ex = make()
+    with pytest.raises(BinanceError) as e:
+        ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("3"), D("50000"), "GTC")
+    assert (e.value.code, e.value.msg) == (-2010, "Account has insufficient balance for requested action.")
+    for qty, price, name in [(D("0.000011"), D("50000"), "LOT_SIZE"), (D("0.1"), D("50000.001"), "PRICE_FILTER"),
+                             (D("0.00001"), D("50000"), "NOTIONAL")]:
+        with pytest.raises(BinanceError) as e:
+            ex.place_order("demo", btc(ex), "BUY", "LIMIT", qty, price, "GTC")
+        assert e.value.msg == f"Filter failure: {name}"
+    with pytest.raises(BinanceError) as e:
+        ex.place_order("demo", btc(ex), "SELL", "LIMIT", D("2.5"), D("70000"), "GTC")
+    assert e.value.code == -2010
+
+
+def test_post_only_ioc_fok():
+    ex = make()
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("0.2"), D("60000"))
+    with pytest.raises(BinanceError) as e:
+        ex.place_order("demo", btc(ex), "BUY", "LIMIT_MAKER", D("0.1"), D("60000"))
+    assert e.value.msg == "Order would immediately match and take."
+    fok, fills = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.3"), D("60000"), "FOK")
+    assert fok.status == "EXPIRED" and fills == [] and ex.spot.get("demo", "USDT").locked == 0
+    ioc, fills = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.3"), D("60000"), "IOC")
+    assert ioc.status == "EXPIRED" and ioc.executed_qty == D("0.2")
+    assert ex.spot.get("demo", "USDT").locked == 0
+    assert ex.open_orders("demo") == []
+
+
+def test_self_trade_prevention_expires_taker():
+    ex = make()
+    mine, _ = ex.place_order("demo", btc(ex), "SELL", "LIMIT", D("0.1"), D("60000"), "GTC")
+    taker, fills = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.1"), D("60000"), "GTC")
+    assert fills == [] and taker.status == "EXPIRED_IN_MATCH" and mine.status == "NEW"
+    assert ex.spot.get("demo", "USDT").locked == 0
+
+
+def test_market_buy_by_quote_amount():
+    ex = make()
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("0.1"), D("50000"))
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("1"), D("50010"))
+    order, fills = ex.place_order("demo", btc(ex), "BUY", "MARKET", None, quote_order_qty=D("10000"))
+    assert order.status == "FILLED"
+    assert sum(f.quote_qty for f in fills) <= D("10000")
+    assert order.executed_qty == D("0.1") + D("0.09998")   # 5000 / 50010 rounded down to the step
+    usdt = ex.spot.get("demo", "USDT")
+    assert usdt.locked == 0 and usdt.free == D("100000") - order.cum_quote
+
+
+def test_futures_margin_checked_before_position_limit_and_reduce_only():
+    ex = make()
+    ex.seed_books()
+    ex.set_leverage("demo", perp(ex), 125)      # 125x caps the position at 50,000 USDT notional
+    with pytest.raises(BinanceError) as e:      # short of margin AND over the cap: margin wins
+        ex.place_order("demo", perp(ex), "BUY", "LIMIT", D("200"), D("59000"), "GTC")
+    assert e.value.code == -2019
+    with pytest.raises(BinanceError) as e:      # enough margin, over the cap
+        ex.place_order("demo", perp(ex), "BUY", "LIMIT", D("1"), D("59000"), "GTC")
+    assert e.value.code == -2027
+    with pytest.raises(BinanceError) as e:
+        ex.place_order("demo", perp(ex), "SELL", "MARKET", D("0.01"), reduce_only=True)
+    assert e.value.code == -2022
+    ex.set_leverage("demo", perp(ex), 10)
+    o, fills = ex.place_order("demo", perp(ex), "BUY", "MARKET", D("0.5"))
+    assert o.status == "FILLED"
+    pos = ex.futures.position("demo", "BTCUSDT_PERP")
+    assert pos.amount == D("0.5") and pos.entry_price == fills[0].price
+    wallet_before = ex.futures.wallet("demo")
+    c, _ = ex.place_order("demo", perp(ex), "SELL", "MARKET", D("0.7"), reduce_only=True)
+    assert c.executed_qty == D("0.5") and pos.amount == 0      # reduce-only capped at the position
+    assert ex.futures.wallet("demo") < wallet_before            # crossed the spread + fees
+
+
+def test_depth_diff_sequence_and_gap_hook():
+    ex = make()
+    book = ex.books["BTCUSDT"]
+    ex.place_house_order("mm", "BTCUSDT", "BUY", "LIMIT", D("1"), D("59000"))
+    d1 = book.take_diff()
+    ex.place_house_order("mm", "BTCUSDT", "BUY", "LIMIT", D("1"), D("59001"))
+    d2 = book.take_diff()
+    assert d2.first_update_id == d1.last_update_id + 1 and d2.previous_update_id == d1.last_update_id
+    book.skip_sequence()
+    ex.place_house_order("mm", "BTCUSDT", "BUY", "LIMIT", D("1"), D("59002"))
+    d3 = book.take_diff()
+    assert d3.first_update_id == d2.last_update_id + 2
+    assert book.take_diff() is None
