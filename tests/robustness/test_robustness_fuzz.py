@@ -232,7 +232,7 @@ def test_random_mutations_do_not_crash_or_disturb_other_sessions(gateway):
         t.start()
     round_trips = []
     rejects = []
-    healthy.listener = lambda d, m: rejects.append(m) if d == "<-" and m.msg_type in "3j" else None
+    healthy.listener = lambda d, m: rejects.append(m) if d == "<-" and m.msg_type in ("3", "j") else None
     n = 0
     while any(t.is_alive() for t in threads):
         n += 1
