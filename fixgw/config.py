@@ -28,49 +28,40 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class FeeConfig:
-    maker: Decimal
-    taker: Decimal
-
-
-@dataclass(frozen=True)
-class VenueConfig:
-    name: str                       # our name for it; shows as LastMkt(30)
-    exchange: str                   # ccxt exchange id (binance, binanceusdm, ...)
-    simulated: bool = False         # an embedded venue started by the sim launcher
-    enabled: bool = True            # excluded from routing when False
-    fees: FeeConfig | None = None   # None: from the venue (ccxt markets)
-    api_key_env: str | None = None
-    secret_env: str | None = None
-    secrets_file: Path | None = None
-    symbols: tuple[str, ...] = ()   # () = every symbol the venue lists
-    options: Mapping[str, Any] = field(default_factory=dict)  # passed to the adapter
-
-
-@dataclass(frozen=True)
 class OmsConfig:
     child_id_prefix: str = "fx"
     cancel_timeout_s: float = 10.0
     reconcile_on_start: bool = True
     default_account: str | None = None
+    mass_cancel_all_engages_kill_switch: bool = True   # 530=7 is the kill switch (issue 6)
 
 
 @dataclass(frozen=True)
 class GatewayConfig:
     source: Path
     state_dir: Path
-    venues: tuple[VenueConfig, ...]
+    venues: Mapping[str, Mapping[str, Any]]   # name -> section, validated by fixgw.venues.config
     oms: OmsConfig
-    risk: Mapping[str, Any]          # validated by fixgw.oms.risk (H8)
-    algos: Mapping[str, Any]         # validated by fixgw.algo
-    simulator: Mapping[str, Any]     # passed to the sim launcher for simulated venues
-    raw: Mapping[str, Any]
+    risk: Mapping[str, Any]          # validated by fixgw.oms.risk_config (H8)
+    algos: Mapping[str, Any]         # fixgw.algo settings
+    simulator: Mapping[str, Any]     # how to run the venues marked ``simulated``
+    market_data: Mapping[str, Any]   # MarketDataConfig keyword arguments
+    admin_socket: bool = True        # the kill-switch channel <state_dir>/admin.sock
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
-    def venue(self, name: str) -> VenueConfig:
-        for v in self.venues:
-            if v.name == name:
-                return v
-        raise KeyError(name)
+    @property
+    def simulated_venues(self) -> tuple[str, ...]:
+        return tuple(n for n, v in self.venues.items()
+                     if v.get("simulated") and v.get("enabled", True) is not False)
+
+    @property
+    def simulator_config_path(self) -> Path | None:
+        """The simulator's venues file (relative paths are relative to the gateway YAML)."""
+        p = self.simulator.get("config")
+        if not p:
+            return None
+        p = Path(p)
+        return p if p.is_absolute() else self.source.parent / p
 
 
 def load_yaml(path: Path | str) -> Mapping[str, Any]:
@@ -94,8 +85,25 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
     r = _Reader(source)
     sd = state_dir or Path(r.text(doc, "state_dir", default="var"))
     venues_doc = r.mapping(doc, "venues", default={})
-    venues = tuple(_venue(r, name, body) for name, body in venues_doc.items())
+    venues = {}
+    for name, body in venues_doc.items():
+        key = f"venues.{name}"
+        if not isinstance(body, dict):
+            raise ConfigError(source, key, "expected a mapping")
+        for secret_key in ("api_key", "apikey", "secret", "password"):
+            if secret_key in body:
+                raise ConfigError(source, f"{key}.{secret_key}",
+                                  "secrets never go in YAML: use api_key_env/secret_env or "
+                                  "secrets_file")
+        r.flag(body, f"{key}.simulated", inner="simulated", default=False)
+        r.flag(body, f"{key}.enabled", inner="enabled", default=True)
+        venues[str(name)] = dict(body)
     oms_doc = r.mapping(doc, "oms", default={})
+    known_oms = {"child_id_prefix", "cancel_timeout_s", "reconcile_on_start", "default_account",
+                 "mass_cancel_all_engages_kill_switch"}
+    for k in oms_doc:
+        if k not in known_oms:
+            raise ConfigError(source, f"oms.{k}", f"unknown key (known: {', '.join(sorted(known_oms))})")
     prefix = r.text(oms_doc, "oms.child_id_prefix", default="fx")
     if not prefix.isalnum() or len(prefix) > 8:
         raise ConfigError(source, "oms.child_id_prefix",
@@ -104,55 +112,22 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
         child_id_prefix=prefix,
         cancel_timeout_s=r.number(oms_doc, "oms.cancel_timeout_s", default=10.0),
         reconcile_on_start=r.flag(oms_doc, "oms.reconcile_on_start", default=True),
-        default_account=r.text(oms_doc, "oms.default_account", default=None))
+        default_account=r.text(oms_doc, "oms.default_account", default=None),
+        mass_cancel_all_engages_kill_switch=r.flag(
+            oms_doc, "oms.mass_cancel_all_engages_kill_switch", default=True))
+    simulator = r.mapping(doc, "simulator", default={})
+    mode = simulator.get("mode", "detached")
+    if mode not in ("detached", "in-process"):
+        raise ConfigError(source, "simulator.mode", f"'{mode}': expected detached or in-process")
     return GatewayConfig(
         source=source, state_dir=sd, venues=venues, oms=oms,
         risk=r.mapping(doc, "risk", default={}), algos=r.mapping(doc, "algos", default={}),
-        simulator=r.mapping(doc, "simulator", default={}), raw=doc)
+        simulator=simulator, market_data=r.mapping(doc, "market_data", default={}),
+        admin_socket=r.flag(doc, "admin_socket", default=True), raw=doc)
 
 
 def load_gateway_config(path: Path | str, state_dir: Path | None = None) -> GatewayConfig:
     return parse_gateway_config(load_yaml(path), path, state_dir)
-
-
-def _venue(r: "_Reader", name: Any, body: Any) -> VenueConfig:
-    key = f"venues.{name}"
-    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise ConfigError(r.source, key, "venue names must be letters, digits, '-' or '_'")
-    if not isinstance(body, dict):
-        raise ConfigError(r.source, key, "expected a mapping")
-    known = {"exchange", "simulated", "enabled", "fees", "api_key_env", "secret_env",
-             "secrets_file", "symbols", "options"}
-    for k in body:
-        if k not in known:
-            raise ConfigError(r.source, f"{key}.{k}",
-                              f"unknown key (known: {', '.join(sorted(known))})")
-    for secret_key in ("api_key", "secret", "password"):
-        if secret_key in body:
-            raise ConfigError(r.source, f"{key}.{secret_key}",
-                              "secrets never go in YAML: use api_key_env/secret_env or "
-                              "secrets_file")
-    fees = None
-    if "fees" in body:
-        fees_doc = r.mapping(body, f"{key}.fees", inner="fees")
-        fees = FeeConfig(maker=r.decimal(fees_doc, f"{key}.fees.maker", inner="maker"),
-                         taker=r.decimal(fees_doc, f"{key}.fees.taker", inner="taker"))
-    symbols = body.get("symbols", [])
-    if not isinstance(symbols, list) or not all(isinstance(s, str) and "/" in s for s in symbols):
-        raise ConfigError(r.source, f"{key}.symbols",
-                          "expected a list of ccxt symbols like 'BTC/USDT'")
-    secrets_file = body.get("secrets_file")
-    return VenueConfig(
-        name=name, exchange=r.text(body, f"{key}.exchange", inner="exchange",
-                                  default="binance"),
-        simulated=r.flag(body, f"{key}.simulated", inner="simulated", default=False),
-        enabled=r.flag(body, f"{key}.enabled", inner="enabled", default=True),
-        fees=fees, api_key_env=r.text(body, f"{key}.api_key_env", inner="api_key_env",
-                                     default=None),
-        secret_env=r.text(body, f"{key}.secret_env", inner="secret_env", default=None),
-        secrets_file=Path(secrets_file) if secrets_file else None,
-        symbols=tuple(symbols), options=r.mapping(body, f"{key}.options", inner="options",
-                                                  default={}))
 
 
 class _Reader:

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS oms_orders (
     urgency TEXT, participation_rate TEXT, max_floor TEXT, params TEXT,
     status TEXT NOT NULL, cum_qty TEXT NOT NULL, notional TEXT NOT NULL, fees TEXT NOT NULL,
     arrival_price TEXT, shortfall_bps TEXT, next_child INTEGER NOT NULL,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, text TEXT);
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, text TEXT, pending_cl_ord_id TEXT);
 CREATE INDEX IF NOT EXISTS oms_orders_status ON oms_orders(status);
 CREATE TABLE IF NOT EXISTS oms_clordids (
     session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, order_id TEXT,
@@ -185,7 +185,7 @@ class Journal:
         """Insert or update the order's row (commits)."""
         self._db.execute(
             "INSERT OR REPLACE INTO oms_orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-            "?,?,?,?,?,?,?,?,?)",
+            "?,?,?,?,?,?,?,?,?,?)",
             (o.order_id, _order_seq(o.order_id), o.session_key, o.cl_ord_id, o.orig_cl_ord_id,
              o.symbol, o.side.value, o.ord_type.value, str(o.quantity), _s(o.price),
              o.tif.value, o.account, o.expire_time, o.effective_time, o.strategy.value,
@@ -194,7 +194,7 @@ class Journal:
              json.dumps([[p.name, p.type, p.value] for p in o.strategy_params]),
              o.status.value, str(o.cum_qty), str(o.notional), str(o.fees),
              _s(o.arrival_price), _s(o.shortfall_bps), o.next_child, o.created_at,
-             o.updated_at, o.text))
+             o.updated_at, o.text, o.pending_cl_ord_id))
 
     def save_child(self, c: ChildOrder, now: float) -> None:
         self._db.execute(
@@ -288,7 +288,7 @@ def _order_from_row(r: dict) -> ClientOrder:
         notional=Decimal(r["notional"]), fees=Decimal(r["fees"]),
         arrival_price=_d(r["arrival_price"]), shortfall_bps=_d(r["shortfall_bps"]),
         next_child=r["next_child"], created_at=r["created_at"], updated_at=r["updated_at"],
-        text=r["text"])
+        text=r["text"], pending_cl_ord_id=r["pending_cl_ord_id"])
 
 
 def _child_from_row(r: dict) -> ChildOrder:

@@ -118,6 +118,7 @@ class OrderManager:
         self.tasks: set[asyncio.Task] = set()
         self.instance = journal.instance
         self.listeners: list[Callable[[str, str, list], None]] = []  # (session_key, msg_type, body)
+        self.kill_switch = None   # KillSwitchController (H8), set by the service
         for v in self.venues.values():
             v.on_event(self.on_venue_event)
 
@@ -450,6 +451,10 @@ class OrderManager:
                 text=f"unknown symbol Symbol(55)='{req.symbol}'", transact_time=now)
             self._send(key, m.MsgType.ORDER_MASS_CANCEL_REPORT, report.body(), None)
             return
+        if req.request_type == m.MassCancelRequestType.ALL and self.kill_switch is not None \
+                and self.config.mass_cancel_all_engages_kill_switch:
+            self._spawn(self._kill_switch_mass_cancel(key, req))
+            return
         affected = self.cancel_all(session_key=key, symbol=req.symbol, side=req.side,
                                    reason=f"mass cancel {req.cl_ord_id}")
         report = m.OrderMassCancelReport(
@@ -459,6 +464,62 @@ class OrderManager:
             symbol=req.symbol, side=req.side, transact_time=now,
             text=f"{len(affected)} order(s) being canceled")
         self._send(key, m.MsgType.ORDER_MASS_CANCEL_REPORT, report.body(), None)
+
+    async def _kill_switch_mass_cancel(self, key: str, req: m.OrderMassCancelRequest) -> None:
+        """530=7: the kill switch (issue 6): block new orders, cancel everything everywhere."""
+        before = {o.order_id for o in self.open_orders()}
+        report = await self.kill_switch.engage(f"OrderMassCancelRequest {req.cl_ord_id} from {key}")
+        affected = [self.orders[oid] for oid in sorted(before) if oid in self.orders]
+        failed = sum(len(v) for v in report.failed.values())
+        text = (f"kill switch engaged: {report.cancelled_count} venue order(s) canceled across "
+                f"{len(report.cancelled)} venue(s), {len(affected)} client order(s)"
+                + (f", {failed} FAILED" if failed else "")
+                + "; new orders are rejected until released (fixgw kill --release)")
+        mine = [o for o in affected if o.session_key == key]
+        out = m.OrderMassCancelReport(
+            order_id=f"{self.instance}-M{self.journal.next_id('mass')}", cl_ord_id=req.cl_ord_id,
+            request_type=req.request_type, response=req.request_type,
+            affected=tuple(m.AffectedOrder(o.cl_ord_id, o.order_id) for o in mine),
+            transact_time=self.clock.now(), text=text)
+        self._send(key, m.MsgType.ORDER_MASS_CANCEL_REPORT, out.body(), None)
+
+    async def cancel_everything(self):
+        """Kill switch sweep: cancel every open order at every venue; say what was canceled."""
+        from fixgw.oms.risk_kill import KillReport
+        targets = [c for o in self.open_orders() for c in o.open_children()]
+        affected = self.cancel_all(reason="kill switch")
+        deadline = _time.monotonic() + self.config.cancel_timeout_s
+        while _time.monotonic() < deadline and any(not o.terminal for o in affected):
+            await asyncio.sleep(0.05)
+        cancelled: dict[str, list[str]] = {}
+        failed: dict[str, dict[str, str]] = {}
+        for c in targets:
+            if c.state.done:
+                cancelled.setdefault(c.venue, []).append(c.client_order_id)
+            else:
+                failed.setdefault(c.venue, {})[c.client_order_id] = "cancel not confirmed"
+        # anything of ours still resting at a venue that the journal does not cover
+        mine = f"{self.config.child_id_prefix}{self.instance}-"
+        for name, venue in self.venues.items():
+            try:
+                open_at_venue = await venue.fetch_open_orders()
+            except Exception as e:
+                failed.setdefault(name, {})["*"] = f"open orders unavailable: {e}"
+                continue
+            for u in open_at_venue:
+                if not u.client_order_id.startswith(mine) or u.state is not VenueOrderState.OPEN:
+                    continue
+                try:
+                    await venue.cancel(u.client_order_id, u.symbol)
+                    if u.client_order_id not in cancelled.get(name, []):
+                        cancelled.setdefault(name, []).append(u.client_order_id)
+                    failed.get(name, {}).pop(u.client_order_id, None)
+                except Exception as e:
+                    failed.setdefault(name, {})[u.client_order_id] = str(e)
+        return KillReport(engaged=True,
+                          cancelled={v: tuple(ids) for v, ids in cancelled.items()},
+                          failed={v: dict(e) for v, e in failed.items() if e},
+                          parents=tuple(o.cl_ord_id for o in affected))
 
     def cancel_all(self, *, session_key: str | None = None, symbol: str | None = None,
                    side: Side | None = None, reason: str) -> list[ClientOrder]:
@@ -725,7 +786,7 @@ class OrderManager:
                                     decision.text)
                         continue
                 if self.risk is not None:
-                    balances = self.market.balances(alloc.venue)
+                    balances = self.market.balances(alloc.venue, order.symbol)
                     if balances is not None:
                         venue = self.venues[alloc.venue]
                         decision = self.risk.check_venue_balance(

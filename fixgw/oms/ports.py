@@ -26,5 +26,5 @@ class MarketView(Protocol):
     def instrument(self, symbol: str) -> Instrument:
         """Tick and lot sizes (the strictest across venues)."""
 
-    def balances(self, venue: str) -> dict[str, Decimal] | None:
+    def balances(self, venue: str, symbol: str | None = None) -> dict[str, Decimal] | None:
         """The venue account's last known free balances (None: unknown)."""

@@ -1,0 +1,121 @@
+"""The OMS's :class:`~fixgw.oms.ports.MarketView` over H4's market-data hub and venue adapters.
+
+Also keeps a cache of each venue account's free balances (refreshed in the background and
+after fills), because the pre-trade venue-balance check must not add a REST round trip to
+every child order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Mapping
+
+from fixgw.algo.types import Instrument, MarketSnapshot
+from fixgw.domain import ZERO
+from fixgw.marketdata.consolidated import ConsolidatedBook
+
+log = logging.getLogger(__name__)
+
+
+class HubMarketView:
+    def __init__(self, hub, adapters: Mapping[str, object], balance_refresh_s: float = 2.0):
+        self.hub = hub
+        self.adapters = dict(adapters)
+        self.balance_refresh_s = balance_refresh_s
+        self._balances: dict[tuple[str, str], dict[str, Decimal]] = {}
+        self._task: asyncio.Task | None = None
+        self._symbols: set[str] | None = None
+
+    # -- MarketView -------------------------------------------------------------------------
+
+    def symbols(self) -> set[str]:
+        if self._symbols is None:
+            found: set[str] = set()
+            for a in self.adapters.values():
+                try:
+                    found.update(a.symbols)
+                except Exception:
+                    continue
+            self._symbols = found
+        return self._symbols
+
+    def book(self, symbol: str) -> ConsolidatedBook | None:
+        try:
+            return self.hub.consolidated(symbol)
+        except Exception:
+            return None
+
+    def snapshot(self, symbol: str, now: float) -> MarketSnapshot:
+        book = self.book(symbol)
+        bid = ask = None
+        bid_size = ask_size = ZERO
+        if book is not None:
+            bid, ask = book.best_bid(), book.best_ask()
+            for q in book.venues:
+                if q.book.bids and q.book.bids[0][0] == bid:
+                    bid_size += q.book.bids[0][1]
+                if q.book.asks and q.book.asks[0][0] == ask:
+                    ask_size += q.book.asks[0][1]
+        return MarketSnapshot(time=now, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size,
+                              traded_volume=self.hub.cumulative_volume(symbol),
+                              last_price=self.hub.last_price(symbol))
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The strictest increments across the venues listing ``symbol``."""
+        tick, lot, min_qty = Decimal("0.00000001"), Decimal("0.00000001"), ZERO
+        for a in self.adapters.values():
+            if symbol not in a.symbols:
+                continue
+            try:
+                rules = a.market_rules(symbol)
+                t = a.tick_size(symbol)
+            except Exception:
+                continue
+            if t is not None and t > tick:
+                tick = t
+            if rules.lot_size > lot:
+                lot = rules.lot_size
+            if rules.min_qty > min_qty:
+                min_qty = rules.min_qty
+        return Instrument(symbol, tick, lot, min_qty)
+
+    def balances(self, venue: str, symbol: str | None = None) -> dict[str, Decimal] | None:
+        kind = "linear" if symbol and ":" in symbol else "spot"
+        return self._balances.get((venue, kind))
+
+    # -- balance cache ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.refresh_balances()
+        self._task = asyncio.get_running_loop().create_task(self._refresh_loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None
+
+    async def refresh_balances(self) -> None:
+        async def one(name: str, adapter, kind: str, symbol: str | None) -> None:
+            try:
+                self._balances[(name, kind)] = await adapter.fetch_balances(symbol)
+            except Exception as e:
+                log.debug("balances of %s (%s) unavailable: %s", name, kind, e)
+        jobs = []
+        for name, a in self.adapters.items():
+            syms = list(getattr(a, "symbols", ()) or ())
+            if any(":" not in s for s in syms) or not syms:
+                jobs.append(one(name, a, "spot", None))
+            linear = [s for s in syms if ":" in s]
+            if linear:
+                jobs.append(one(name, a, "linear", linear[0]))
+        await asyncio.gather(*jobs)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.balance_refresh_s)
+            await self.refresh_balances()

@@ -1,0 +1,249 @@
+"""Wiring of the order gateway service (``application: fixgw.oms.service:build_service``).
+
+Builds, from the gateway YAML and the :class:`~fixgw.service.ServiceContext` the session layer
+hands over: the venues (H4's ccxt adapters; venues marked ``simulated`` are first made to run by
+the simulator, detached or in-process, which also supplies their URLs and demo credentials), the
+market-data hub, the smart order router, pre-trade risk and the kill switch with its admin
+channel (H8), drop copy (H8), TCA (H5) and the order manager. Wiring only: every decision lives
+in the parts.
+
+Start order matters: venues connect and books fill before the first order can be routed, the
+journal is loaded and reconciled against the venues before the sessions take new orders, and
+the admin channel comes last. Stop reverses it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from fixgw.config import GatewayConfig, parse_gateway_config
+from fixgw.dropcopy import DropCopyGuard, DropCopyRouter
+from fixgw.oms.algo_host import AlgoRun
+from fixgw.oms.journal import Journal
+from fixgw.oms.manager import OrderManager
+from fixgw.oms.market_view import HubMarketView
+from fixgw.oms.recovery import reconcile
+from fixgw.service import ServiceContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VenueEndpoint:
+    """Where a simulated venue listens and the demo credentials to use there (never logged)."""
+
+    name: str
+    base_url: str
+    api_key: str
+    secret: str
+    fees: Any = None            # VenueFees for spot, from the simulator's spec
+    linear_fees: Any = None
+
+
+class _LateBoundApplication:
+    """The Application the session layer sees from the start; forwards to the manager."""
+
+    def __init__(self, manager: OrderManager):
+        self.manager = manager
+
+    def on_create(self, session) -> None:
+        self.manager.on_create(session)
+
+    def on_logon(self, session) -> None:
+        self.manager.on_logon(session)
+
+    def on_logout(self, session) -> None:
+        self.manager.on_logout(session)
+
+    def on_message(self, session, message) -> None:
+        self.manager.on_message(session, message)
+
+
+class GatewayService:
+    def __init__(self, ctx: ServiceContext, config: GatewayConfig, *,
+                 endpoints: Mapping[str, VenueEndpoint] | None = None,
+                 simulator: Any = None):
+        from fixgw.oms.risk import RiskEngine
+        from fixgw.oms.risk_config import RiskConfig
+        self.ctx = ctx
+        self.config = config
+        self.clock = ctx.clock
+        self.journal = Journal(ctx.database_path)
+        self.risk = RiskEngine(RiskConfig.from_config(config.risk), ctx.clock)
+        self.drop_copy = DropCopyRouter(ctx.sessions)
+        self._endpoints = dict(endpoints or {})
+        self._simulator = simulator          # an object with async stop(), if we started one
+        self.adapters: dict[str, Any] = {}
+        self.hub = None
+        self.market: HubMarketView | None = None
+        self.admin = None
+        self.kill_switch = None
+        from fixgw.tca_oms import OmsTca
+        from fixgw.tca_store import TcaStore
+        self.manager = OrderManager(
+            journal=self.journal, clock=ctx.clock, venues={}, router=None, market=None,
+            config=config.oms, risk=self.risk, drop_copy=self.drop_copy,
+            algo_factory=lambda order, mgr: AlgoRun.build(order, mgr, _algo_settings(config)),
+            tca=OmsTca(TcaStore(ctx.database_path)))
+        self.application = DropCopyGuard(_LateBoundApplication(self.manager))
+        self.reconciliation: dict[str, int] | None = None
+
+    async def start(self) -> None:
+        from fixgw.marketdata.hub import MarketDataConfig, MarketDataHub
+        from fixgw.oms.risk_kill import KillSwitchController
+        from fixgw.venues.factory import build_router
+        if self._simulator is None and any(self.config.simulated_venues):
+            self._simulator, self._endpoints = await ensure_simulated_venues(self.config,
+                                                                             self.ctx)
+        self.adapters = build_adapters(self.config, self._endpoints, self.clock)
+        await asyncio.gather(*(a.connect() for a in self.adapters.values()))
+        for name, a in self.adapters.items():
+            ep = self._endpoints.get(name)
+            if ep is not None and ep.linear_fees is not None:
+                for s in a.symbols:
+                    if ":" in s:
+                        a.set_fees(s, ep.linear_fees)
+        self.hub = MarketDataHub(self.adapters, clock=self.clock,
+                                 config=MarketDataConfig(**self.config.market_data))
+        await self.hub.start()
+        ready = await self.hub.wait_ready(timeout=15.0)
+        if not ready:
+            log.warning("market data: not every venue book is live yet; stale venues are "
+                        "excluded from routing until they are")
+        self.market = HubMarketView(self.hub, self.adapters)
+        await self.market.start()
+        self.manager.venues = dict(self.adapters)
+        for a in self.adapters.values():
+            a.on_event(self.manager.on_venue_event)
+        self.manager.router = build_router(self.adapters)
+        self.manager.market = self.market
+        open_orders = self.manager.load()
+        if self.config.oms.reconcile_on_start and open_orders:
+            self.reconciliation = await reconcile(self.manager, open_orders)
+        self.kill_switch = KillSwitchController(self.risk, cancel_all=self.manager.cancel_everything)
+        self.manager.kill_switch = self.kill_switch
+        if self.config.admin_socket:
+            from fixgw.admin import AdminServer
+            self.admin = AdminServer(self.ctx.state_dir, self.kill_switch)
+            await self.admin.start()
+        log.info("order gateway ready: venues %s, %d open orders recovered",
+                 ", ".join(self.adapters), len(open_orders))
+
+    async def stop(self) -> None:
+        if self.admin is not None:
+            await self.admin.stop()
+        await self.manager.drain(timeout=3.0)
+        for run in [rt.algo for rt in self.manager.runtime.values() if rt.algo is not None]:
+            run.stop()
+        if self.market is not None:
+            await self.market.stop()
+        if self.hub is not None:
+            await self.hub.stop()
+        await asyncio.gather(*(a.close() for a in self.adapters.values()), return_exceptions=True)
+        if self._simulator is not None:
+            await self._simulator.stop()
+        self.journal.close()
+
+
+def build_service(ctx: ServiceContext) -> GatewayService:
+    """The ``module:factory`` named by ``application:`` in the gateway YAML."""
+    config = parse_gateway_config(ctx.config, ctx.config_path, state_dir=ctx.state_dir)
+    return GatewayService(ctx, config)
+
+
+def _algo_settings(config: GatewayConfig):
+    from fixgw.algo.types import AlgoSettings
+    raw = dict(config.algos.get("settings", {})) if config.algos else {}
+    return AlgoSettings(**raw) if raw else AlgoSettings()
+
+
+def build_adapters(config: GatewayConfig, endpoints: Mapping[str, VenueEndpoint], clock):
+    """H4's ccxt adapters; simulated venues get the simulator's URL and credentials."""
+    from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
+    from fixgw.venues.config import Credentials, venue_config_from_mapping
+    adapters = {}
+    for name, raw in config.venues.items():
+        body = {k: v for k, v in raw.items() if k not in ("simulated", "enabled")}
+        if raw.get("enabled", True) is False:
+            continue
+        ep = endpoints.get(name)
+        creds = None
+        if raw.get("simulated"):
+            if ep is None:
+                raise RuntimeError(f"{config.source}: venues.{name}: simulated venue is not "
+                                   f"running and could not be started")
+            body["base_url"] = ep.base_url
+            creds = Credentials(ep.api_key, ep.secret)
+            if ep.fees is not None and "fees" not in body:
+                body["fees"] = {"maker": str(ep.fees.maker), "taker": str(ep.fees.taker)}
+        vc = venue_config_from_mapping(name, body)
+        adapters[name] = CcxtVenueAdapter(vc, clock=clock, credentials=creds)
+    return adapters
+
+
+async def ensure_simulated_venues(config: GatewayConfig, ctx: ServiceContext):
+    """Make the venues marked ``simulated`` run; return (handle to stop, endpoints).
+
+    ``simulator.mode: detached`` (``fixgw run``) goes through H3's launcher, which reuses the
+    venues a previous gateway left running; ``in-process`` (demo, tests) starts them on this
+    event loop.
+    """
+    mode = config.simulator.get("mode", "detached")
+    sim_path = config.simulator_config_path
+    if mode == "in-process":
+        sim = await InProcessSimulator.start(sim_path, ctx.clock, set(config.simulated_venues))
+        return sim, sim.endpoints
+    from fixgw.sim import launcher  # H3
+    handle = await launcher.ensure_running(sim_path, ctx.state_dir)
+    endpoints = {}
+    for v in handle.venues:
+        endpoints[v.name] = VenueEndpoint(v.name, v.base_url, v.api_key, v.api_secret,
+                                          _fees(v.maker_fee, v.taker_fee),
+                                          _fees(v.futures_maker_fee, v.futures_taker_fee))
+    missing = set(config.simulated_venues) - set(endpoints)
+    if missing:
+        raise RuntimeError(f"{config.source}: simulated venues {sorted(missing)} are not in "
+                           f"{sim_path}")
+    return handle, endpoints
+
+
+def _fees(maker, taker):
+    from fixgw.venues.base import VenueFees
+    return VenueFees(maker, taker)
+
+
+class InProcessSimulator:
+    """The embedded venues on the gateway's own loop (``fixgw demo``, tests)."""
+
+    def __init__(self, running: list):
+        self.running = running
+        self.endpoints = {
+            rv.spec.name: VenueEndpoint(rv.spec.name, rv.base_url, rv.spec.api_key,
+                                        rv.spec.api_secret,
+                                        _fees(rv.spec.maker_fee, rv.spec.taker_fee),
+                                        _fees(rv.spec.futures_maker_fee, rv.spec.futures_taker_fee))
+            for rv in running}
+
+    @classmethod
+    async def start(cls, sim_path: Path | None, clock, names: set[str] | None = None):
+        from fixgw.sim.market_config import load_sim_config
+        from fixgw.sim.server import start_venue
+        cfg = load_sim_config(sim_path)
+        factory = cfg.model_factory()
+        running = []
+        for spec in cfg.venues:
+            if names and spec.name not in names:
+                continue
+            spec = replace(spec, host=cfg.host, port=0)
+            running.append(await start_venue(spec, clock, factory))
+        return cls(running)
+
+    async def stop(self) -> None:
+        for rv in self.running:
+            try:
+                await rv.stop()
+            except Exception:
+                log.exception("stopping simulated venue %s", rv.spec.name)
