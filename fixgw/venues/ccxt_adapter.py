@@ -63,6 +63,11 @@ _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
         TimeInForce.DAY: "GTC", TimeInForce.GTD: "GTC"}  # Day/GTD expiry is the OMS's job
 
 
+def _plain(d: Decimal) -> Decimal:
+    """Same value without a positive exponent (6.000E+4 -> 60000), so it prints plainly."""
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+
+
 def kind_of(symbol: str) -> str:
     return LINEAR if ":" in symbol else SPOT
 
@@ -99,7 +104,7 @@ class AdapterStats:
 class _Market:
     exchange: Any
     limiter: VenueRateLimiter
-    stream_up: bool = False
+    stream_up: bool | None = None   # None until the first connect attempt settles
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -295,6 +300,10 @@ class CcxtVenueAdapter:
         self._validate(request)
         market = self._market(kind)
         tracked = self._orders.get(request.client_order_id)
+        if tracked is not None and tracked.last is not None:
+            # already acknowledged by the venue: a repeat must not create a second order
+            # (Binance refuses a reused id only while the first order is open)
+            return await self._resolve_existing(request, None)
         if tracked is None:
             tracked = _Tracked(request, kind, submitted_ms=self._now_ms())
             self._orders[request.client_order_id] = tracked
@@ -352,17 +361,36 @@ class CcxtVenueAdapter:
         if not request.client_order_id or len(request.client_order_id) > 36:
             raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
                              f"client order id must be 1-36 characters, got {request.client_order_id!r}")
+        # ccxt would silently round the price (possibly through the limit) and truncate the
+        # quantity to the venue's grid: refuse off-grid values instead
+        rules = self.market_rules(request.symbol)
+        if rules.lot_size > 0 and request.quantity % rules.lot_size != 0:
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"quantity {request.quantity} is not a multiple of the lot size "
+                             f"{rules.lot_size} of {request.symbol}")
+        tick = self.tick_size(request.symbol)
+        if request.price is not None and tick and request.price % tick != 0:
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"price {request.price} is not a multiple of the tick size {tick} "
+                             f"of {request.symbol}")
 
-    async def _resolve_existing(self, request: VenueOrderRequest, exc: BaseException) -> VenueOrderUpdate:
-        existing = await self._fetch_quietly(request)
-        if existing is None:
-            raise venue_error(self.name, exc, self._secrets)
+    async def _resolve_existing(self, request: VenueOrderRequest,
+                                exc: BaseException | None) -> VenueOrderUpdate:
+        """The venue already has an order under this client order id: return its state, or
+        refuse if that id belongs to a different order."""
         tracked = self._orders[request.client_order_id]
-        order = tracked.request
-        info_ok = existing.symbol == request.symbol
-        if not info_ok or order is not request and (order.side, order.quantity) != (request.side, request.quantity):
+        first = tracked.request
+        if (first.symbol, first.side, first.quantity, first.price) != (
+                request.symbol, request.side, request.quantity, request.price):
             raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
                              f"client order id {request.client_order_id} already used by another order")
+        existing = await self._fetch_quietly(request)
+        if existing is None:
+            if exc is None:
+                raise VenueError(self.name, VenueErrorKind.ORDER_NOT_FOUND,
+                                 f"client order id {request.client_order_id} was acknowledged but "
+                                 "the venue no longer reports it")
+            raise venue_error(self.name, exc, self._secrets)
         self.stats.duplicates_resolved += 1
         return self._record(existing)
 
@@ -470,9 +498,11 @@ class CcxtVenueAdapter:
             remaining = (amount - filled) if amount is not None else ZERO
         if state in _TERMINAL:
             remaining = ZERO
-        avg = to_decimal_or_none(order.get("average"))
-        if avg is not None and avg == 0 and filled == 0:
-            avg = None
+        cost = to_decimal_or_none(order.get("cost"))
+        if filled > 0 and cost:
+            avg = _plain(cost / filled)  # venue notional / filled, not ccxt's rounded average
+        else:
+            avg = to_decimal_or_none(order.get("average")) if filled > 0 else None
         ts = order.get("lastUpdateTimestamp") or order.get("timestamp") or self._now_ms()
         reason = None
         if state is VenueOrderState.CANCELED and str(order.get("status")).lower() == "expired":
@@ -635,7 +665,12 @@ class CcxtVenueAdapter:
     async def _poll_loop(self, kind: str) -> None:
         while not self._closing:
             await asyncio.sleep(self.config.poll_interval_s)
-            if not self._markets[kind].stream_up:
+            market = self._markets[kind]
+            if market.stream_up and not self._ws_alive(kind):
+                # the connection vanished without ccxt failing the pending watch: restart it
+                self._set_stream(kind, False, "user-data connection lost")
+                self._restart_streams(kind)
+            if not market.stream_up:
                 try:
                     await self._reconcile(kind, "stream down")
                 except asyncio.CancelledError:
@@ -643,6 +678,15 @@ class CcxtVenueAdapter:
                 except Exception as exc:
                     self._log.warning("%s: poll failed: %s", self.name,
                                       scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:300])
+
+    def _restart_streams(self, kind: str) -> None:
+        market = self._markets[kind]
+        for task in market.tasks[:2]:
+            task.cancel()
+        market.tasks[:2] = [
+            asyncio.create_task(self._order_stream(kind), name=f"{self.name}-{kind}-orders"),
+            asyncio.create_task(self._trade_stream(kind), name=f"{self.name}-{kind}-trades"),
+        ]
 
     async def _reconcile(self, kind: str, why: str) -> None:
         """One REST pass over our live orders: fills first, then states (REST fallback)."""
