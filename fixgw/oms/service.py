@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from fixgw.config import GatewayConfig, parse_gateway_config
@@ -96,8 +95,10 @@ class GatewayService:
         from fixgw.oms.risk_kill import KillSwitchController
         from fixgw.venues.factory import build_router
         if self._simulator is None and any(self.config.simulated_venues):
-            self._simulator, self._endpoints = await ensure_simulated_venues(self.config,
-                                                                             self.ctx)
+            self._simulator, self._endpoints, clock = await ensure_simulated_venues(
+                self.config, self.ctx)
+            if clock is not self.clock:   # compressed market time: share the venues' clock
+                self.clock = self.manager.clock = clock
         self.adapters = build_adapters(self.config, self._endpoints, self.clock)
         await asyncio.gather(*(a.connect() for a in self.adapters.values()))
         for name, a in self.adapters.items():
@@ -185,65 +186,46 @@ def build_adapters(config: GatewayConfig, endpoints: Mapping[str, VenueEndpoint]
 
 
 async def ensure_simulated_venues(config: GatewayConfig, ctx: ServiceContext):
-    """Make the venues marked ``simulated`` run; return (handle to stop, endpoints).
+    """Make the venues marked ``simulated`` run (H3's launcher); return (handle, endpoints, clock).
 
-    ``simulator.mode: detached`` (``fixgw run``) goes through H3's launcher, which reuses the
-    venues a previous gateway left running; ``in-process`` (demo, tests) starts them on this
-    event loop.
+    ``simulator.mode: detached`` (``fixgw run``) starts them as their own process, or reuses
+    the ones a previous gateway left running; ``in-process`` (demo, tests) starts them on this
+    event loop. The handle's ``stop()`` stops them only if this call started them. The clock is
+    the venues' market clock (scaled when the simulator runs compressed time).
     """
+    from fixgw.sim.launcher import (ensure_venues_running_async, start_sim_venues,
+                                    stop_venues_async)
+    from fixgw.sim.market_config import load_sim_config
     mode = config.simulator.get("mode", "detached")
     sim_path = config.simulator_config_path
+    sim_cfg = load_sim_config(sim_path)
     if mode == "in-process":
-        sim = await InProcessSimulator.start(sim_path, ctx.clock, set(config.simulated_venues))
-        return sim, sim.endpoints
-    from fixgw.sim import launcher  # H3
-    handle = await launcher.ensure_running(sim_path, ctx.state_dir)
-    endpoints = {}
-    for v in handle.venues:
-        endpoints[v.name] = VenueEndpoint(v.name, v.base_url, v.api_key, v.api_secret,
-                                          _fees(v.maker_fee, v.taker_fee),
-                                          _fees(v.futures_maker_fee, v.futures_taker_fee))
-    missing = set(config.simulated_venues) - set(endpoints)
+        clock = ctx.clock if sim_cfg.time_scale == 1 else None
+        run = await start_sim_venues(sim_cfg, clock)
+        handle, endpoints, clock = run, run.endpoints(), run.clock
+    else:
+        venues = await ensure_venues_running_async(sim_path, ctx.state_dir)
+        endpoints = venues.endpoints
+        clock = ctx.clock if venues.time_scale == 1 else venues.clock()
+
+        class _Detached:
+            async def stop(self) -> None:
+                if venues.started:
+                    await stop_venues_async(ctx.state_dir)
+        handle = _Detached()
+    result = {}
+    for e in endpoints:
+        spec = sim_cfg.venue(e.name)
+        result[e.name] = VenueEndpoint(e.name, e.base_url, e.api_key, e.api_secret,
+                                       _fees(spec.maker_fee, spec.taker_fee),
+                                       _fees(spec.futures_maker_fee, spec.futures_taker_fee))
+    missing = set(config.simulated_venues) - set(result)
     if missing:
         raise RuntimeError(f"{config.source}: simulated venues {sorted(missing)} are not in "
-                           f"{sim_path}")
-    return handle, endpoints
+                           f"{sim_cfg.path}")
+    return handle, result, clock
 
 
 def _fees(maker, taker):
     from fixgw.venues.base import VenueFees
     return VenueFees(maker, taker)
-
-
-class InProcessSimulator:
-    """The embedded venues on the gateway's own loop (``fixgw demo``, tests)."""
-
-    def __init__(self, running: list):
-        self.running = running
-        self.endpoints = {
-            rv.spec.name: VenueEndpoint(rv.spec.name, rv.base_url, rv.spec.api_key,
-                                        rv.spec.api_secret,
-                                        _fees(rv.spec.maker_fee, rv.spec.taker_fee),
-                                        _fees(rv.spec.futures_maker_fee, rv.spec.futures_taker_fee))
-            for rv in running}
-
-    @classmethod
-    async def start(cls, sim_path: Path | None, clock, names: set[str] | None = None):
-        from fixgw.sim.market_config import load_sim_config
-        from fixgw.sim.server import start_venue
-        cfg = load_sim_config(sim_path)
-        factory = cfg.model_factory()
-        running = []
-        for spec in cfg.venues:
-            if names and spec.name not in names:
-                continue
-            spec = replace(spec, host=cfg.host, port=0)
-            running.append(await start_venue(spec, clock, factory))
-        return cls(running)
-
-    async def stop(self) -> None:
-        for rv in self.running:
-            try:
-                await rv.stop()
-            except Exception:
-                log.exception("stopping simulated venue %s", rv.spec.name)
