@@ -207,7 +207,7 @@ class MarketModel:
         flow), then one re-quote of what changed."""
         if self._origin is None:
             self._start(now)
-        target = int(math.floor((now - self._origin) / self.dt + 1e-9))
+        target = int(math.floor((now - self._origin) / self.dt + 1e-3))
         behind = target - self._index
         if behind > 0:
             quiet_until = self._index + max(0, behind - _MAX_TRADED_STEPS)
@@ -223,7 +223,7 @@ class MarketModel:
             self.world.origin = math.floor(now / self.dt) * self.dt
         self._origin = self.world.origin
         # a venue that joins later replays the shared path (without trading) up to now
-        behind = int(math.floor((now - self._origin) / self.dt + 1e-9))
+        behind = int(math.floor((now - self._origin) / self.dt + 1e-3))
         for _ in range(max(0, behind)):
             self._index += 1
             self._grid_step(trade=False)

@@ -49,16 +49,14 @@ class VolumeProfile:
     def u_shaped(cls, buckets: int = 24, edge_ratio: float = 3.0,
                  period_seconds: float = 86_400.0, origin: float = 0.0) -> "VolumeProfile":
         """A parabola over the period: the first and last buckets carry ``edge_ratio`` times
-        the volume of the middle one."""
+        the volume of the quietest (middle) one."""
         if buckets < 1:
             raise ValueError(f"volume profile: buckets must be >= 1, got {buckets}")
         if edge_ratio < 1:
             raise ValueError(f"volume profile: edge_ratio must be >= 1, got {edge_ratio}")
-        raw = []
-        for i in range(buckets):
-            x = (i + 0.5) / buckets                   # bucket centre in (0, 1)
-            edge = (0.5 / buckets - 0.5) ** 2         # (x - 1/2)^2 at the first centre
-            raw.append(1.0 + (edge_ratio - 1.0) * ((x - 0.5) ** 2) / edge if edge else 1.0)
+        dist = [((i + 0.5) / buckets - 0.5) ** 2 for i in range(buckets)]   # bucket centres
+        lo, hi = min(dist), max(dist)
+        raw = [1.0 + (edge_ratio - 1.0) * (d - lo) / (hi - lo) if hi > lo else 1.0 for d in dist]
         return cls.normalized(raw, period_seconds, origin)
 
     @classmethod
