@@ -160,10 +160,17 @@ class BaseScheduler(ABC):
         self._settle()
 
     def on_child_done(self, child_id: str, now: float) -> None:
-        self.children.pop(child_id, None)
+        child = self.children.pop(child_id, None)
         self.after_child_done(now, child_id)
         self._settle()
-        if not self.status.terminal and self.status is not SchedulerStatus.PAUSED:
+        if self.status.terminal or self.status is SchedulerStatus.PAUSED:
+            return
+        if child is not None and child.filled == 0 and not child.cancel_requested \
+                and child.intent.style is ChildStyle.PASSIVE:
+            # ended by the venue without a fill (post-only reject on a stale touch, risk
+            # reject, expiry): back off one poll instead of re-sending into the same refusal
+            self._wakeup = now + self.settings.poll_seconds
+        else:
             self._wakeup = now   # the freed quantity is decided again at once
 
     def on_replace(self, now: float, market: MarketSnapshot, quantity: Decimal | None = None,

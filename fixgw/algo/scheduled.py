@@ -92,7 +92,7 @@ class ScheduledAlgo(BaseScheduler):
                                                   f"catch up {deficit} behind schedule"))
 
         want = self.ahead(now, market) - self.filled - self.working
-        if want > 0 and passive_px is not None:
+        if want > 0 and passive_px is not None and self.settings.passive_first:
             qty = self.clip(want)
             if qty > 0:
                 intents.append(self.new_child(now, qty, passive_px, ChildStyle.PASSIVE,

@@ -152,6 +152,8 @@ class AlgoSettings:
     pov_band: POV keeps its fill within rate*(1 +/- band) of the volume.
     poll_seconds: upper bound on the time between two wake-ups while working.
     trace_seconds: spacing of the market/progress samples kept for TCA and charts.
+    passive_first: work the next slice passively at the touch before crossing (default); False
+        crosses each slice when it falls due, exactly the execution Almgren-Chriss models.
     """
 
     slice_seconds: float = 30.0
@@ -163,6 +165,7 @@ class AlgoSettings:
     pov_band: Decimal = Decimal("0.2")
     poll_seconds: float = 1.0
     trace_seconds: float = 5.0
+    passive_first: bool = True
     risk_aversion_bps: dict[Urgency, float] = field(default_factory=lambda: {
         Urgency.LOW: 0.001, Urgency.MEDIUM: 0.01, Urgency.HIGH: 0.1})
 

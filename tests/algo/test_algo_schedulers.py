@@ -311,3 +311,28 @@ def test_arrival_trajectory_is_front_loaded_more_with_urgency(impact):
         assert all(a >= b - INSTR.lot_size for a, b in zip(slices, slices[1:-1]))  # decreasing
     assert D("2.3") < done_at_quarter[Urgency.LOW] < done_at_quarter[Urgency.MEDIUM] \
         < done_at_quarter[Urgency.HIGH]
+
+
+def test_taker_only_mode_crosses_each_slice_when_due_and_never_rests():
+    s = make_scheduler(parent(Strategy.ARRIVAL, qty="5", urgency=Urgency.HIGH), INSTR, 1,
+                       AlgoSettings(slice_seconds=30, passive_first=False))
+    d = Driver(s, passive_fill_rate=D(1))
+    d.start()
+    assert d.sent == []                     # nothing is due at the start
+    d.run_until(T0 + 700)
+    assert s.status is SchedulerStatus.FILLED and s.filled == D(5)
+    assert {x.intent.style for x in d.sent} == {ChildStyle.CROSS}
+    due_times = set(s.schedule.times)
+    assert all(any(abs(x.time - t) <= 1.0 for t in due_times) for x in d.sent)
+
+
+def test_a_passive_child_refused_by_the_venue_is_not_resent_in_a_tight_loop():
+    s = make_scheduler(parent(Strategy.TWAP, qty="6"), INSTR, 1, AlgoSettings(poll_seconds=2))
+    d = Driver(s)
+    d.start()
+    first = d.sent[0].intent
+    del d.open[first.child_id]              # the venue rejects it (post-only would take)
+    s.on_child_done(first.child_id, d.now)
+    assert s.next_wakeup() == d.now + 2     # back off one poll
+    d.run_until(d.now + 2)
+    assert len(d.sent) == 2 and d.sent[1].time == T0 + 2
