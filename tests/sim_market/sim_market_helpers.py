@@ -56,3 +56,17 @@ def total_depth(exchange: Exchange, symbol: str = BTC) -> tuple[Decimal, Decimal
 
 
 __all__ = ["BTC", "QUIET_BTC", "btc_only_spec", "build", "run", "user_market", "quiet", "total_depth", "replace"]
+
+
+def point_ccxt(venue, kind: str = "spot"):
+    """Unmodified ccxt binance (async) aimed at a running venue: URLs and options only."""
+    import ccxt.async_support as ccxt_async
+
+    from fixgw.sim.server import ccxt_options, ccxt_urls
+    cls = ccxt_async.binance if kind == "spot" else ccxt_async.binanceusdm
+    ex = cls({"apiKey": venue.spec.api_key, "secret": venue.spec.api_secret,
+              "enableRateLimit": False, "options": ccxt_options(kind)})
+    ex.urls["api"] = ccxt_urls(venue.base_url)
+    table = "spot" if kind == "spot" else "linear"
+    ex.exceptions["exact"] = {**ex.exceptions["exact"], **ex.exceptions[table]["exact"]}
+    return ex
