@@ -228,16 +228,19 @@ class Host:
                 pass
 
     async def sweep(self, quantity: Decimal, timeout_market_s: float) -> None:
-        """The immediate baseline: one marketable IOC for the whole size, SOR-split."""
-        book = self.hub.consolidated(SYMBOL)
-        far = book.best_ask()
-        limit = self.instrument.price_inside(far * (1 + SWEEP_COLLAR), Side.BUY)
-        it = ChildIntent("sweep-1", Side.BUY, quantity, limit, ChildStyle.CROSS, TimeInForce.IOC,
-                         False, "sweep")
-        self.execute([it])
+        """The immediate baseline: marketable IOCs for the whole size, SOR-split across the
+        book, repeated at once for whatever a moving book left unfilled (a market order)."""
         end = self.clock.now() + timeout_market_s
-        while not self.intents["sweep-1"].done and self.clock.now() < end:
-            await asyncio.sleep(0.01)
+        n = 0
+        while self.filled < quantity and self.clock.now() < end:
+            n += 1
+            far = self.hub.consolidated(SYMBOL).best_ask()
+            limit = self.instrument.price_inside(far * (1 + SWEEP_COLLAR), Side.BUY)
+            iid = f"sweep-{n}"
+            self.execute([ChildIntent(iid, Side.BUY, quantity - self.filled, limit,
+                                      ChildStyle.CROSS, TimeInForce.IOC, False, "sweep")])
+            while not self.intents[iid].done and self.clock.now() < end:
+                await asyncio.sleep(0.005)
 
     async def drain(self) -> None:
         if self.tasks:
