@@ -92,5 +92,8 @@ async def _serve(config, args: argparse.Namespace) -> int:
         await venues.stop()
         if state_file is not None:
             remove_state(state_file, os.getpid())
-    print("stopped", flush=True)
+    try:
+        print("stopped", flush=True)
+    except (BrokenPipeError, ValueError):      # the supervisor reading our output is gone
+        pass
     return 0
