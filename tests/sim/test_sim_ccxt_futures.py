@@ -1,0 +1,120 @@
+"""Unmodified ccxt binanceusdm against the venue's /fapi: a perpetual position opened, read back
+with its margin, reduced; margin errors; leverage and margin mode; the listenKey user stream."""
+from __future__ import annotations
+
+import asyncio
+
+import ccxt
+import ccxt.pro as ccxtpro
+
+from fixgw.sim.server import start_venue
+from fixgw.sim.spec import VenueSpec, default_symbols
+from tests.sim.conftest import point_ccxt
+
+PERP = "BTC/USDT:USDT"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def with_venue(body):
+    venue = await start_venue(VenueSpec(name="fut-test", symbols=default_symbols()))
+    fx = point_ccxt(ccxtpro.binanceusdm, venue, "linear")
+    try:
+        await body(venue, fx)
+    finally:
+        await fx.close()
+        await venue.stop()
+
+
+def test_open_perpetual_position_and_read_it_back_with_margin():
+    async def body(venue, fx):
+        markets = await fx.load_markets()
+        assert list(markets) == [PERP] and markets[PERP]["swap"] and markets[PERP]["linear"]
+        assert (await fx.set_leverage(10, PERP))["leverage"] == 10
+        assert (await fx.fetch_leverage(PERP))["longLeverage"] == 10
+        before = await fx.fetch_balance()
+        assert before["USDT"]["total"] == 50000 and before["USDT"]["used"] == 0
+        o = await fx.create_order(PERP, "market", "buy", 0.5)
+        assert o["status"] == "closed" and o["filled"] == 0.5           # futures market orders fill at once
+        [pos] = await fx.fetch_positions([PERP])
+        assert pos["side"] == "long" and pos["contracts"] == 0.5 and pos["entryPrice"] == o["average"]
+        assert pos["marginMode"] == "cross"
+        notional = 0.5 * pos["markPrice"]
+        assert abs(pos["initialMargin"] - notional / 10) < 1e-6
+        assert abs(pos["maintenanceMargin"] - notional * 0.004) < 1e-6
+        bal = await fx.fetch_balance()
+        fee = 0.5 * o["average"] * 0.0005
+        assert abs(bal["USDT"]["used"] - notional / 10) < 1e-6
+        assert abs(bal["USDT"]["total"] - (50000 - fee + pos["unrealizedPnl"])) < 1e-6
+        acct = bal["info"]
+        assert float(acct["totalPositionInitialMargin"]) == bal["USDT"]["used"]
+        trades = await fx.fetch_my_trades(PERP)
+        assert sum(t["amount"] for t in trades) == 0.5 and trades[0]["fee"]["currency"] == "USDT"
+        fr = await fx.fetch_funding_rate(PERP)
+        assert fr["fundingRate"] is not None and fr["markPrice"] > 0
+
+        close = await fx.create_order(PERP, "market", "sell", 0.8, params={"reduceOnly": True})
+        assert close["filled"] == 0.5                                    # reduce-only capped
+        assert await fx.fetch_positions([PERP]) == []
+    run(with_venue(body))
+
+
+def test_futures_errors_margin_mode_and_post_only():
+    async def body(venue, fx):
+        await fx.load_markets()
+        try:
+            await fx.create_order(PERP, "limit", "buy", 50, 59000)       # 2.95M notional at 20x on 50k
+            raise AssertionError("-2019 expected")
+        except ccxt.InsufficientFunds as e:
+            assert "-2019" in str(e)
+        try:
+            await fx.create_order(PERP, "market", "sell", 0.1, params={"reduceOnly": True})
+            raise AssertionError("-2022 expected")
+        except ccxt.InvalidOrder as e:
+            assert "-2022" in str(e)
+        try:
+            await fx.create_order(PERP, "limit", "buy", 0.01, 70000, params={"postOnly": True})
+            raise AssertionError("post-only taker accepted")
+        except ccxt.InvalidOrder:
+            pass
+        await fx.set_margin_mode("isolated", PERP)
+        try:
+            await fx.set_margin_mode("isolated", PERP)
+            raise AssertionError("-4046 expected")
+        except ccxt.MarginModeAlreadySet:
+            pass
+        await fx.create_order(PERP, "market", "sell", 0.2)
+        [pos] = await fx.fetch_positions([PERP])
+        assert pos["side"] == "short" and pos["marginMode"] == "isolated" and pos["collateral"] > 0
+        try:
+            await fx.create_order("ETH/USDT:USDT", "market", "buy", 1)
+            raise AssertionError("unknown market accepted")
+        except ccxt.BadSymbol:
+            pass
+        try:
+            await fx.fapiprivate_get_order({"symbol": "BTCUSDT", "orderId": 1})
+            raise AssertionError("-2013 expected")
+        except ccxt.OrderNotFound:
+            pass
+    run(with_venue(body))
+
+
+def test_listen_key_user_stream():
+    async def body(venue, fx):
+        await fx.load_markets()
+        watching = asyncio.ensure_future(fx.watch_orders(PERP))
+        await asyncio.sleep(0.3)
+        o = await fx.create_order(PERP, "limit", "buy", 0.01, 59000)
+        seen = await asyncio.wait_for(watching, 5)
+        assert seen[-1]["id"] == o["id"] and seen[-1]["status"] == "open"
+        watching = asyncio.ensure_future(fx.watch_orders(PERP))
+        await asyncio.sleep(0.05)
+        m = await fx.create_order(PERP, "market", "buy", 0.01)
+        seen = await asyncio.wait_for(watching, 5)
+        assert any(x["id"] == m["id"] for x in seen)
+        while not any(x["id"] == m["id"] and x["status"] == "closed" for x in seen):
+            seen = await asyncio.wait_for(fx.watch_orders(PERP), 5)
+        assert venue.server.listen_keys, "a listenKey was issued"
+    run(with_venue(body))
