@@ -180,6 +180,8 @@ class CcxtVenueAdapter:
             await self._call(kind, "markets", market.exchange.load_markets)
         self._load_fees()
         self._connected = True
+        if self.config.fees is None and self._credentials:
+            await self._fetch_fees()
         if self._credentials:
             for kind, market in self._markets.items():
                 market.tasks = [
@@ -268,6 +270,27 @@ class CcxtVenueAdapter:
                           if s in self._fees_by_symbol), None)
             if first is not None:
                 self.fees = first
+
+    async def _fetch_fees(self) -> None:
+        """The account's own commission rates: spot from /api/v3/account ``commissionRates``,
+        perps from the trading-fee endpoint. On failure the market defaults stay (logged)."""
+        for kind, market in self._markets.items():
+            ex = market.exchange
+            try:
+                if kind == SPOT:
+                    balance = await self._call(kind, "balance", ex.fetch_balance)
+                    rates = (balance.get("info") or {}).get("commissionRates") or {}
+                    if rates.get("maker") is not None and rates.get("taker") is not None:
+                        fees = VenueFees(to_decimal(rates["maker"]), to_decimal(rates["taker"]))
+                        for symbol in self.config.spot_symbols or tuple(ex.symbols or ()):
+                            self.set_fees(symbol, fees)
+                else:
+                    for symbol in self.config.linear_symbols:
+                        fee = await self._call(kind, "balance", ex.fetch_trading_fee, symbol)
+                        self.set_fees(symbol, VenueFees(to_decimal(fee["maker"]), to_decimal(fee["taker"])))
+            except Exception as exc:
+                self._log.warning("%s: could not fetch %s fees, using market defaults: %s", self.name,
+                                  kind, scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:200])
 
     def set_fees(self, symbol: str, fees: VenueFees) -> None:
         """Override the fee schedule of one symbol (config, or fees fetched from the venue)."""

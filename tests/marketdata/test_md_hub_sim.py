@@ -10,6 +10,7 @@ from fixgw.domain import Side
 from fixgw.marketdata.hub import MarketDataConfig, MarketDataHub
 from fixgw.sim.server import start_venue
 from fixgw.sim.spec import VenueSpec, default_symbols
+from fixgw.venues.base import VenueFees
 from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
 from fixgw.venues.config import Credentials, VenueConfig
 
@@ -52,11 +53,10 @@ async def teardown(hub, adapters, *venues):
 def test_books_consolidate_with_fees_and_match_venue_depth():
     async def main():
         a, b, adapters = await two_venues()
-        # the venues' own fee schedules are not published by exchangeInfo: config supplies them
-        from fixgw.venues.base import VenueFees
-        adapters["sim-a"].set_fees("BTC/USDT", VenueFees(D("0.001"), D("0.001")))
-        adapters["sim-b"].set_fees("BTC/USDT", VenueFees(D("0.0002"), D("0.0004")))
         hub = MarketDataHub(adapters, config=MarketDataConfig(stale_after_s=5))
+        # no fees in config: each adapter fetched its account's commission rates from the venue
+        assert hub.fees("sim-a", "BTC/USDT") == VenueFees(D("0.001"), D("0.001"))
+        assert hub.fees("sim-b", "BTC/USDT") == VenueFees(D("0.0002"), D("0.0004"))
         await hub.start()
         try:
             assert await hub.wait_ready(["BTC/USDT"], timeout=10)
