@@ -980,34 +980,38 @@ class OrderManager:
         order = self.orders[child.order_id]
         if fill.quantity <= 0:
             return
+        # single writer on the loop thread: checking first, then inserting, is race-free, and
+        # keeps TCA (which writes its own table) outside the journal's transaction
+        if self.journal.has_fill(fill.venue, fill.trade_id):
+            return  # already booked (stream + REST, or reconciliation)
         now = self.clock.now()
         exec_id = self._new_exec_id()
+        child.filled += fill.quantity
+        crt = self.child_rt[child.client_order_id]
+        crt.venue_filled = max(crt.venue_filled, child.filled)
+        if child.filled >= child.quantity and not child.state.done:
+            child.state = ChildState.FILLED
+        acked_now = order.status is OrdStatus.PENDING_NEW
+        if acked_now:
+            self._apply(order, OrderEvent.ACCEPT)
+            self._report(order, ExecType.NEW)
+        order.fees += _fee_in_quote(order.symbol, fill)
+        event = order.add_fill(fill.price, fill.quantity)
+        if order.cum_qty > order.quantity:
+            log.error("overfill on %s: cum %s > qty %s", order.order_id, order.cum_qty,
+                      order.quantity)
+        pending_id = order.pending_cl_ord_id if event is OrderEvent.FILL else None
+        self._apply(order, event)
+        if event is OrderEvent.FILL:
+            self._compute_tca(order)
         with self.journal.transaction():
-            if not self.journal.record_fill(JournaledFill(
-                    venue=fill.venue, trade_id=fill.trade_id,
-                    client_order_id=child.client_order_id, order_id=order.order_id,
-                    symbol=child.symbol, side=child.side, price=fill.price,
-                    quantity=fill.quantity, fee=fill.fee, fee_currency=fill.fee_currency,
-                    is_maker=fill.is_maker, exec_id=exec_id, timestamp_ms=fill.timestamp_ms), now):
-                return  # already booked (stream + REST, or reconciliation)
-            child.filled += fill.quantity
-            crt = self.child_rt[child.client_order_id]
-            crt.venue_filled = max(crt.venue_filled, child.filled)
-            if child.filled >= child.quantity and not child.state.done:
-                child.state = ChildState.FILLED
+            self.journal.record_fill(JournaledFill(
+                venue=fill.venue, trade_id=fill.trade_id,
+                client_order_id=child.client_order_id, order_id=order.order_id,
+                symbol=child.symbol, side=child.side, price=fill.price,
+                quantity=fill.quantity, fee=fill.fee, fee_currency=fill.fee_currency,
+                is_maker=fill.is_maker, exec_id=exec_id, timestamp_ms=fill.timestamp_ms), now)
             self.journal.save_child(child, now)
-            if order.status is OrdStatus.PENDING_NEW:
-                self._apply(order, OrderEvent.ACCEPT)
-                self._report(order, ExecType.NEW)
-            order.fees += _fee_in_quote(order.symbol, fill)
-            event = order.add_fill(fill.price, fill.quantity)
-            if order.cum_qty > order.quantity:
-                log.error("overfill on %s: cum %s > qty %s", order.order_id, order.cum_qty,
-                          order.quantity)
-            pending_id = order.pending_cl_ord_id if event is OrderEvent.FILL else None
-            self._apply(order, event)
-            if event is OrderEvent.FILL:
-                self._compute_tca(order)
             self._report(order, ExecType.TRADE, exec_id=exec_id, last_qty=fill.quantity,
                          last_px=fill.price, last_mkt=fill.venue, commission=fill.fee,
                          comm_currency=fill.fee_currency,
