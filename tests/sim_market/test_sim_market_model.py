@@ -166,3 +166,17 @@ def test_lp_orders_are_all_known_to_the_model():
     assert len(prices) == len(set(prices)), "two LP orders at one price"
     bids, asks = exchange.depth(BTC, 1000)
     assert bids[0][0] < asks[0][0]
+
+
+def test_a_passive_client_order_gets_filled_by_the_flow():
+    clock, exchange, model = build({}, seed=3)
+    run(clock, model, 5.0)
+    bid, _ = exchange.best_bid_ask(BTC)
+    order, fills = exchange.place_order("demo", exchange.markets[BTC], "BUY", "LIMIT",
+                                        Decimal("0.05"), bid, "GTC")
+    assert not fills and order.status == "NEW"
+    for _ in range(120):
+        run(clock, model, 0.5)
+        if order.executed_qty:
+            break
+    assert order.executed_qty > 0, "a resting bid at the touch never traded in a minute"
