@@ -345,3 +345,25 @@ def test_perpetual_through_the_same_adapter():
             await adapter.close()
             await venue.stop()
     run(main())
+
+
+def test_ws_api_order_transport():
+    async def main():
+        venue, adapter, events = await venue_and_adapter(order_transport="ws")
+        try:
+            await wait_stream_up(adapter)
+            u = await adapter.submit(req("w-1", qty="0.1", price="61000", tif=TimeInForce.IOC))
+            assert u.state is VenueOrderState.FILLED and u.client_order_id == "w-1"
+            assert await wait_for(lambda: len(fills_of(events, "w-1")) == 1)
+            rest = await adapter.submit(req("w-2", qty="0.1", price="59000"))
+            assert rest.state is VenueOrderState.OPEN
+            assert (await adapter.cancel("w-2", "BTC/USDT")).state is VenueOrderState.CANCELED
+            with pytest.raises(VenueError) as err:
+                await adapter.submit(req("w-3", qty="5", price="60000"))
+            assert err.value.kind is VenueErrorKind.INSUFFICIENT_FUNDS
+            await asyncio.sleep(0.2)
+            assert len(fills_of(events, "w-1")) == 1
+        finally:
+            await adapter.close()
+            await venue.stop()
+    run(main())
