@@ -77,6 +77,7 @@ class Outcome:
 class _Intent:
     intent: ChildIntent
     open: set[str] = field(default_factory=set)
+    reported: dict[str, Decimal] = field(default_factory=dict)   # venue cid -> filled per venue
     submitting: int = 0
     cancel_wanted: bool = False
     done: bool = False
@@ -132,15 +133,16 @@ class Host:
             if self.sched is not None:
                 self.sched.on_fill(iid, ev.quantity, ev.price, now)
         elif isinstance(ev, VenueOrderUpdate) and ev.state is not VenueOrderState.OPEN:
-            self._venue_done(ev.client_order_id)
+            self._venue_done(ev.client_order_id, ev.filled)
         self.poke.set()
 
-    def _venue_done(self, cid: str) -> None:
+    def _venue_done(self, cid: str, filled: Decimal = ZERO) -> None:
+        iid = self.venue_to_intent[cid]
+        st = self.intents[iid]
+        st.reported[cid] = max(st.reported.get(cid, ZERO), filled)
         if cid in self.terminal:
             return
         self.terminal.add(cid)
-        iid = self.venue_to_intent[cid]
-        st = self.intents[iid]
         st.open.discard(cid)
         self._maybe_intent_done(iid)
 
@@ -148,8 +150,9 @@ class Host:
         st = self.intents[iid]
         if not st.done and not st.open and st.submitting == 0:
             st.done = True
-            if self.sched is not None:
-                self.sched.on_child_done(iid, self.clock.now())
+            if self.sched is not None:   # venue-reported fills not seen yet stay reserved
+                self.sched.on_child_done(iid, self.clock.now(),
+                                         final_filled=sum(st.reported.values(), ZERO))
             self.poke.set()
 
     # scheduler intents -> venue
@@ -192,7 +195,7 @@ class Host:
             try:
                 update = await self.adapter.submit(req)
                 if update.state is not VenueOrderState.OPEN:
-                    self._venue_done(cid)
+                    self._venue_done(cid, update.filled)
             except VenueError:
                 self._venue_done(cid)
             finally:
@@ -205,7 +208,7 @@ class Host:
         try:
             update = await self.adapter.cancel(cid, SYMBOL)
             if update.state is not VenueOrderState.OPEN:
-                self._venue_done(cid)
+                self._venue_done(cid, update.filled)
         except VenueError:
             self._venue_done(cid)
 

@@ -21,6 +21,7 @@ Invariants kept here, whatever the strategy:
 """
 from __future__ import annotations
 
+import logging
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ from fixgw.algo.types import (AlgoSettings, CancelIntent, ChildIntent, ChildStyl
                               ParentSpec, SchedulerStatus, TraceFill)
 from fixgw.domain import ZERO, Side, TimeInForce
 
+log = logging.getLogger(__name__)
 BPS = Decimal(10_000)
+# how long announced-but-unseen fills stay reserved before the OMS is assumed to have lost them
+LATE_FILL_GRACE_SECONDS = 30.0
 
 
 @dataclass(slots=True)
@@ -78,6 +82,8 @@ class BaseScheduler(ABC):
         self.volume_at_start: Decimal | None = None
         self.last_cross_at = float("-inf")
         self.samples: list[MarketSample] = []
+        # child id -> [fills the venue reported but we have not seen yet, give-up time]
+        self._late: dict[str, list] = {}
         self.arrival_mid: Decimal | None = None
 
     # ------------------------------------------------------------------ public API
@@ -91,7 +97,9 @@ class BaseScheduler(ABC):
 
     @property
     def working(self) -> Decimal:
-        return sum((c.remaining for c in self.children.values()), ZERO)
+        """Quantity that may still fill: open children plus fills announced but not yet seen."""
+        return sum((c.remaining for c in self.children.values()), ZERO) + \
+            sum((q for q, _ in self._late.values()), ZERO)
 
     @property
     def avg_price(self) -> Decimal | None:
@@ -122,6 +130,9 @@ class BaseScheduler(ABC):
     def on_timer(self, now: float, market: MarketSnapshot) -> list[Intent]:
         if self.status.terminal:
             return []
+        for cid in [c for c, (_, give_up) in self._late.items() if now >= give_up]:
+            log.warning("parent %s: %s fills of child %s announced but never seen",
+                        self.parent.parent_id, self._late.pop(cid)[0], cid)
         self._sample(now, market)
         if self.volume_at_start is None:
             self.volume_at_start = market.traded_volume
@@ -132,7 +143,7 @@ class BaseScheduler(ABC):
             self.status = SchedulerStatus.WORKING
         if self.end is not None and now >= self.end and self.status in (
                 SchedulerStatus.WORKING, SchedulerStatus.PAUSED):
-            return self._finish(SchedulerStatus.EXPIRED, "end time reached")
+            return self._finish(SchedulerStatus.EXPIRED, "end time reached", now)
         if self.status is SchedulerStatus.FINISHING:
             self._wakeup = now + self.settings.poll_seconds
             return self._cancel_all("finishing") + self._settle()
@@ -153,14 +164,23 @@ class BaseScheduler(ABC):
         child = self.children.get(child_id)
         if child is not None:
             child.filled += quantity
+        elif child_id in self._late:
+            self._late[child_id][0] -= quantity
+            if self._late[child_id][0] <= 0:
+                del self._late[child_id]
         self.filled += quantity
         self._notional += quantity * price
         self.fills.append(TraceFill(now, child_id, quantity, price))
         self.after_fill(now, child_id, quantity)
         self._settle()
 
-    def on_child_done(self, child_id: str, now: float) -> None:
+    def on_child_done(self, child_id: str, now: float, final_filled: Decimal | None = None) -> None:
+        """All venue orders of the child are terminal. ``final_filled`` is their cumulative
+        filled quantity as the venue reported it (e.g. in a cancel response): fills not yet
+        seen through ``on_fill`` stay reserved, so they can never cause an over-fill."""
         child = self.children.pop(child_id, None)
+        if child is not None and final_filled is not None and final_filled > child.filled:
+            self._late[child_id] = [final_filled - child.filled, now + LATE_FILL_GRACE_SECONDS]
         self.after_child_done(now, child_id)
         self._settle()
         if self.status.terminal or self.status is SchedulerStatus.PAUSED:
@@ -220,7 +240,7 @@ class BaseScheduler(ABC):
         """Parent cancel: pull every child; CANCELED once they are all done."""
         if self.status.terminal:
             return []
-        return self._finish(SchedulerStatus.CANCELED, "parent canceled")
+        return self._finish(SchedulerStatus.CANCELED, "parent canceled", now)
 
     def planned_quantity(self, t: float) -> Decimal | None:
         """The schedule's cumulative target at ``t`` (None for event-driven strategies)."""
@@ -335,15 +355,15 @@ class BaseScheduler(ABC):
             return False
         return self.parent.side.sign * (price - self.limit_price) > 0
 
-    def _finish(self, status: SchedulerStatus, reason: str) -> list[Intent]:
+    def _finish(self, status: SchedulerStatus, reason: str, now: float) -> list[Intent]:
         self._finish_as = status
         self.status = SchedulerStatus.FINISHING
-        self._wakeup = None
+        self._wakeup = now + self.settings.poll_seconds
         return self._cancel_all(reason) + self._settle()
 
     def _settle(self) -> list[Intent]:
         """Move to a terminal status once nothing is working any more."""
-        if self.status.terminal or self.children:
+        if self.status.terminal or self.children or self._late:
             return []
         if self.filled >= self.quantity and self.status is not SchedulerStatus.WAITING:
             self.status = SchedulerStatus.FILLED
@@ -353,6 +373,6 @@ class BaseScheduler(ABC):
 
     def _bounded_wakeup(self, now: float, wanted: float | None) -> float | None:
         candidates = [t for t in (wanted, self.end) if t is not None]
-        if self.children:   # keep an eye on working children
+        if self.children or self._late:   # keep an eye on working children
             candidates.append(now + self.settings.poll_seconds)
         return min(candidates) if candidates else None

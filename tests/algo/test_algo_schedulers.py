@@ -336,3 +336,37 @@ def test_a_passive_child_refused_by_the_venue_is_not_resent_in_a_tight_loop():
     assert s.next_wakeup() == d.now + 2     # back off one poll
     d.run_until(d.now + 2)
     assert len(d.sent) == 2 and d.sent[1].time == T0 + 2
+
+
+def test_measured_impact_parameters():
+    import math
+
+    from fixgw.algo.impact import book_density, measured_params, realized_volatility
+    mids = [(0.0, D(100)), (1.0, D("100.1")), (2.0, D(100)), (4.0, D(100))]
+    vol = realized_volatility(mids)
+    assert math.isclose(vol, math.sqrt((math.log(1.001) ** 2 + math.log(100 / 100.1) ** 2) / 4))
+    levels = [(D("100.1"), D(2)), (D("100.2"), D(2)), (D("100.3"), D(2)), (D("105"), D(50))]
+    assert book_density(levels, D("100.1"), D("0.5")) == 12.0     # 6 units within 0.5
+    p = measured_params(D(100), D("0.2"), 12.0, vol, resilience_rate=0.5, taker_fee=D("0.001"))
+    assert math.isclose(p.eta, 1 / 6) and math.isclose(p.epsilon, 0.2)
+    assert realized_volatility(mids[:2]) is None
+
+
+def test_fills_announced_at_child_end_are_reserved_so_late_fills_never_overfill():
+    s = make_scheduler(parent(Strategy.TWAP, qty="2"), INSTR, 1,
+                       AlgoSettings(slice_seconds=300, final_window_fraction=0.01))
+    d = Driver(s)
+    d.start()
+    first = d.sent[0].intent
+    # the cancel response says 0.4 filled, but the fill itself is still on its way
+    [cancel] = s.cancel_passive("test")
+    assert cancel.child_id == first.child_id
+    del d.open[first.child_id]
+    s.on_child_done(first.child_id, d.now, final_filled=D("0.4"))
+    assert s.working == D("0.4") and s.uncommitted == D("1.6")
+    d.run_until(T0 + 590)
+    assert s.filled + s.working <= D(2)
+    s.on_fill(first.child_id, D("0.4"), D(100), d.now)       # the late fill lands
+    assert s.working == sum(d.open.values(), D(0))
+    d.run_until(T0 + 700)
+    assert s.filled == D(2) and s.status is SchedulerStatus.FILLED
