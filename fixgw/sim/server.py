@@ -114,19 +114,20 @@ def ccxt_urls(base_url: str) -> dict:
     base = base_url.rstrip("/")
     ws = base.replace("http://", "ws://").replace("https://", "wss://")
     api = f"{base}/api/v3"
+    local_ws = {name: f"{ws}/{name}/ws" for name in ("option", "optionMarket", "optionPrivate", "papi", "stock")}
     fapi1, fapi2, fapi3 = f"{base}/fapi/v1", f"{base}/fapi/v2", f"{base}/fapi/v3"
     sapi = f"{base}/sapi/v1"
     urls = {
-        "public": api, "private": api, "v1": f"{base}/api/v1", "v3": api,
+        "public": api, "private": api, "v1": f"{base}/api/v1",
         "sapi": sapi, "sapiV2": f"{base}/sapi/v2", "sapiV3": f"{base}/sapi/v3", "sapiV4": f"{base}/sapi/v4",
         "fapiPublic": fapi1, "fapiPublicV2": fapi2, "fapiPublicV3": fapi3,
         "fapiPrivate": fapi1, "fapiPrivateV2": fapi2, "fapiPrivateV3": fapi3, "fapiData": f"{base}/futures/data",
         "dapiPublic": f"{base}/dapi/v1", "dapiPrivate": f"{base}/dapi/v1", "dapiPrivateV2": f"{base}/dapi/v2",
         "dapiData": f"{base}/futures/data", "eapiPublic": f"{base}/eapi/v1", "eapiPrivate": f"{base}/eapi/v1",
         "papi": f"{base}/papi/v1", "papiV2": f"{base}/papi/v2",
-        "ws": {"spot": f"{ws}/stream/ws", "margin": f"{ws}/stream/ws", "linear": f"{ws}/fstream/ws",
+        "ws": {**local_ws, "spot": f"{ws}/stream/ws", "margin": f"{ws}/stream/ws", "linear": f"{ws}/fstream/ws",
                "inverse": f"{ws}/dstream/ws",
-               "ws-api": {"spot": f"{ws}/ws-api/v3", "linear": f"{ws}/ws-fapi/v1"}},
+               "ws-api": {"spot": f"{ws}/ws-api/v3", "linear": f"{ws}/ws-fapi/v1", "inverse": f"{ws}/ws-dapi/v1"}},
     }
     return urls
 
@@ -171,7 +172,8 @@ class VenueServer:
             app.router.add_get(path, self._market_ws(self.futures_hub))
         app.router.add_get("/fstream/private/ws", self._futures_user_ws)
         app.router.add_get("/fstream/private/ws/{n}", self._futures_user_ws)
-        app.router.add_get("/ws-api/v3", self._ws_api)
+        app.router.add_get("/ws-api/v3", self._ws_api_handler(self.WS_API_METHODS))
+        app.router.add_get("/ws-fapi/v1", self._ws_api_handler(self.WS_FAPI_METHODS))
         return app
 
     def now_ms(self) -> int:
@@ -799,22 +801,24 @@ class VenueServer:
             await conn.close()
         return ws
 
-    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
-        ws, conn = await self._open_ws(request)
-        client_ip = f"ip:{request.remote}"
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                if self.spec.request_latency_ms:
-                    await asyncio.sleep(self.spec.request_latency_ms / 1000)
-                conn.send(dumps(self._ws_api_request(conn, msg.data, client_ip)))
-        finally:
-            if conn.account is not None:
-                self.spot_users.get(conn.account, set()).discard(conn)
-            self.conns.discard(conn)
-            await conn.close()
-        return ws
+    def _ws_api_handler(self, methods: dict[str, tuple[str, str]]):
+        async def handler(request: web.Request) -> web.WebSocketResponse:
+            ws, conn = await self._open_ws(request)
+            client_ip = f"ip:{request.remote}"
+            try:
+                async for msg in ws:
+                    if msg.type != WSMsgType.TEXT:
+                        continue
+                    if self.spec.request_latency_ms:
+                        await asyncio.sleep(self.spec.request_latency_ms / 1000)
+                    conn.send(dumps(self._ws_api_request(conn, msg.data, client_ip, methods)))
+            finally:
+                if conn.account is not None:
+                    self.spot_users.get(conn.account, set()).discard(conn)
+                self.conns.discard(conn)
+                await conn.close()
+            return ws
+        return handler
 
     WS_API_METHODS = {
         "order.place": ("POST", "/api/v3/order"), "order.cancel": ("DELETE", "/api/v3/order"),
@@ -823,8 +827,15 @@ class VenueServer:
         "myTrades": ("GET", "/api/v3/myTrades"), "depth": ("GET", "/api/v3/depth"),
         "ticker.24hr": ("GET", "/api/v3/ticker/24hr"), "exchangeInfo": ("GET", "/api/v3/exchangeInfo"),
     }
+    WS_FAPI_METHODS = {
+        "order.place": ("POST", "/fapi/v1/order"), "order.cancel": ("DELETE", "/fapi/v1/order"),
+        "order.status": ("GET", "/fapi/v1/order"), "account.status": ("GET", "/fapi/v3/account"),
+        "account.balance": ("GET", "/fapi/v3/balance"), "account.position": ("GET", "/fapi/v3/positionRisk"),
+        "depth": ("GET", "/fapi/v1/depth"),
+    }
 
-    def _ws_api_request(self, conn: StreamConn, text: str, client_ip: str) -> dict:
+    def _ws_api_request(self, conn: StreamConn, text: str, client_ip: str,
+                        methods: dict[str, tuple[str, str]]) -> dict:
         rid = None
         try:
             try:
@@ -838,7 +849,7 @@ class VenueServer:
                 return {"id": rid, "status": 200, "result": {}}
             if method == "time":
                 return {"id": rid, "status": 200, "result": {"serverTime": int(time.time() * 1000)}}
-            if method == "userDataStream.subscribe.signature":
+            if method == "userDataStream.subscribe.signature" and methods is self.WS_API_METHODS:
                 account = self._ws_verify(params, client_ip, weight=2, orders=0)
                 self._sub_ids += 1
                 conn.subscription_id = self._sub_ids
@@ -849,7 +860,7 @@ class VenueServer:
                 if conn.account is not None:
                     self.spot_users.get(conn.account, set()).discard(conn)
                 return {"id": rid, "status": 200, "result": {}}
-            target = self.WS_API_METHODS.get(method)
+            target = methods.get(method)
             if target is None:
                 raise E.BinanceError(-1020, f"Unsupported method: {method}")
             route = next(r for r in self.routes if (r.method, r.path) == target)

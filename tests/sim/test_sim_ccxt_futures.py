@@ -117,4 +117,8 @@ def test_listen_key_user_stream():
         while not any(x["id"] == m["id"] and x["status"] == "closed" for x in seen):
             seen = await asyncio.wait_for(fx.watch_orders(PERP), 5)
         assert venue.server.listen_keys, "a listenKey was issued"
+        w = await fx.create_order_ws(PERP, "limit", "buy", 0.01, 58000)      # /ws-fapi/v1 order.place
+        assert w["status"] == "open" and w["price"] == 58000
+        c = await fx.cancel_order_ws(w["id"], PERP)
+        assert c["status"] == "canceled"
     run(with_venue(body))
