@@ -53,6 +53,21 @@ class _BookState:
     resyncing: bool = False
     fresh: bool | None = None      # last reported freshness (None: never had data)
     why: str = ""
+    updated_at: float | None = None  # clock.monotonic() of the last update from the venue
+    pending: Any = None              # ccxt's live book, not yet copied into ``book``
+    cached: BookSnapshot | None = None
+
+    def materialize(self, depth: int) -> BookSnapshot:
+        """Copy ccxt's book into ours only when someone looks (a feed can update hundreds
+        of times between two routing decisions), and snapshot once per change."""
+        if self.pending is not None:
+            ob, self.pending = self.pending, None
+            self.book.replace(_levels(ob["bids"], depth), _levels(ob["asks"], depth),
+                              self.updated_at if self.updated_at is not None else 0.0)
+            self.cached = None
+        if self.cached is None or self.cached.sequence != self.book.sequence:
+            self.cached = self.book.snapshot(depth)
+        return self.cached
 
 
 class MarketDataHub:
@@ -120,9 +135,9 @@ class MarketDataHub:
     # -- queries -----------------------------------------------------------------------------
     def book(self, venue: str, symbol: str) -> BookSnapshot | None:
         st = self._books.get((venue, symbol))
-        if st is None or st.book.updated_at is None:
+        if st is None or st.updated_at is None:
             return None
-        return st.book.snapshot(self.config.depth)
+        return st.materialize(self.config.depth)
 
     def is_stale(self, venue: str, symbol: str) -> bool:
         return not self._is_fresh((venue, symbol))
@@ -133,7 +148,7 @@ class MarketDataHub:
             if sym != symbol:
                 continue
             if self._is_fresh((venue, sym)):
-                quotes.append(VenueQuote(st.book.snapshot(self.config.depth), self.fees(venue, symbol)))
+                quotes.append(VenueQuote(st.materialize(self.config.depth), self.fees(venue, symbol)))
             else:
                 stale.append(venue)
         quotes.sort(key=lambda q: q.venue)
@@ -170,9 +185,20 @@ class MarketDataHub:
     def feed_book(self, venue: str, symbol: str, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Install a full, synchronised picture of one venue's book."""
         st = self._state(venue, symbol)
-        st.book.replace(bids, asks, self._clock.monotonic())
+        st.updated_at = self._clock.monotonic()
+        st.pending = None
+        st.book.replace(bids, asks, st.updated_at)
         st.resyncing = False
         self._check((venue, symbol))
+
+    def feed_ccxt_book(self, venue: str, symbol: str, orderbook: Any) -> None:
+        """ccxt.pro's synchronised book was updated; it is copied lazily (see materialize)."""
+        st = self._state(venue, symbol)
+        st.updated_at = self._clock.monotonic()
+        st.pending = orderbook
+        if st.resyncing or st.fresh is not True:
+            st.resyncing = False
+            self._check((venue, symbol))
 
     def mark_resyncing(self, venue: str, symbol: str, why: str) -> None:
         st = self._state(venue, symbol)
@@ -191,9 +217,9 @@ class MarketDataHub:
     # -- staleness -----------------------------------------------------------------------------
     def _is_fresh(self, key: tuple[str, str]) -> bool:
         st = self._books.get(key)
-        if st is None or st.resyncing or st.book.updated_at is None:
+        if st is None or st.resyncing or st.updated_at is None:
             return False
-        return self._clock.monotonic() - st.book.updated_at <= self.config.stale_after_s
+        return self._clock.monotonic() - st.updated_at <= self.config.stale_after_s
 
     def _check(self, key: tuple[str, str]) -> None:
         """Log a freshness transition once."""
@@ -221,12 +247,11 @@ class MarketDataHub:
     # -- ccxt.pro loops -------------------------------------------------------------------------
     async def _watch_book(self, venue: str, symbol: str) -> None:
         ex = self._venues[venue].exchange_for(symbol)
-        depth = self.config.depth
         backoff = self.config.retry_backoff_s
         while self._running:
             try:
                 ob = await ex.watch_order_book(symbol)
-                self.feed_book(venue, symbol, _levels(ob["bids"], depth), _levels(ob["asks"], depth))
+                self.feed_ccxt_book(venue, symbol, ob)
                 backoff = self.config.retry_backoff_s
             except asyncio.CancelledError:
                 raise

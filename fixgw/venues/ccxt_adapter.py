@@ -131,6 +131,8 @@ class CcxtVenueAdapter:
         self.stats = AdapterStats()
         self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
         self._fees_by_symbol: dict[str, VenueFees] = {}
+        self._rules_cache: dict[str, VenueRules] = {}
+        self._tick_cache: dict[str, Decimal | None] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     def _kinds(self) -> list[str]:
@@ -173,6 +175,8 @@ class CcxtVenueAdapter:
         if self._connected:
             return
         self._closing = False
+        self._rules_cache.clear()
+        self._tick_cache.clear()
         for kind in self._kinds():
             limits = self.config.rate_limits if kind == SPOT else self.config.linear_rate_limits
             market = _Market(self._build_exchange(kind), VenueRateLimiter(limits, self._clock))
@@ -229,15 +233,23 @@ class CcxtVenueAdapter:
 
     def market_rules(self, symbol: str) -> VenueRules:
         """Lot size, minimum quantity and notional of ``symbol`` here (from exchangeInfo)."""
-        m = self._market_info(symbol)
-        limits = m.get("limits") or {}
-        precision = m.get("precision") or {}
-        return VenueRules(lot_size=to_decimal_or_none(precision.get("amount")) or ZERO,
-                          min_qty=to_decimal_or_none((limits.get("amount") or {}).get("min")) or ZERO,
-                          min_notional=to_decimal_or_none((limits.get("cost") or {}).get("min")) or ZERO)
+        rules = self._rules_cache.get(symbol)
+        if rules is None:
+            m = self._market_info(symbol)
+            limits = m.get("limits") or {}
+            precision = m.get("precision") or {}
+            rules = VenueRules(
+                lot_size=to_decimal_or_none(precision.get("amount")) or ZERO,
+                min_qty=to_decimal_or_none((limits.get("amount") or {}).get("min")) or ZERO,
+                min_notional=to_decimal_or_none((limits.get("cost") or {}).get("min")) or ZERO)
+            self._rules_cache[symbol] = rules
+        return rules
 
     def tick_size(self, symbol: str) -> Decimal | None:
-        return to_decimal_or_none((self._market_info(symbol).get("precision") or {}).get("price"))
+        if symbol not in self._tick_cache:
+            self._tick_cache[symbol] = to_decimal_or_none(
+                (self._market_info(symbol).get("precision") or {}).get("price"))
+        return self._tick_cache[symbol]
 
     def stream_up(self, symbol_or_kind: str = SPOT) -> bool:
         kind = symbol_or_kind if symbol_or_kind in (SPOT, LINEAR) else kind_of(symbol_or_kind)
