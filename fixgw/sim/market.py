@@ -177,6 +177,12 @@ class MarketModel:
         book = self._book(symbol)
         return (self._reference(book) * book.offset).quantize(_FAIR_QUANTUM)
 
+    def exogenous_price(self, symbol: str) -> Decimal:
+        """This venue's fair price without any permanent impact: what the price would have
+        been on this seed had nobody traded (benchmarks subtract its drift from costs)."""
+        book = self._book(symbol)
+        return (book.fair.level * book.offset).quantize(_FAIR_QUANTUM)
+
     def reference_price(self, symbol: str) -> Decimal:
         """The latent price shared by all venues (no venue offset, no basis)."""
         return self._reference(self._book(symbol))

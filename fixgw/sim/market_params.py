@@ -209,15 +209,15 @@ class MarketParams:
 #: 6-7 bps), permanent impact ~0.2 bps per BTC-equivalent traded.
 DEFAULT_SYMBOLS: dict[str, dict[str, Any]] = {
     "BTC/USDT": dict(fair_key="BTC", volatility=6e-5, jump_intensity=1 / 1800, jump_size=0.001,
-                     half_spread="1.5", level_spacing="2", levels=60, depth_per_level="0.25",
+                     half_spread="1.5", level_spacing="2", levels=100, depth_per_level="0.25",
                      resilience_rate=0.5, gamma="1.2", background_volume=0.1,
                      background_clip=0.03),
     "ETH/USDT": dict(fair_key="ETH", volatility=8e-5, jump_intensity=1 / 1800, jump_size=0.0012,
-                     half_spread="0.08", level_spacing="0.1", levels=60, depth_per_level="5",
+                     half_spread="0.08", level_spacing="0.1", levels=100, depth_per_level="5",
                      resilience_rate=0.5, gamma="0.003", background_volume=2.0,
                      background_clip=0.6),
     "BTC/USDT:USDT": dict(fair_key="BTC", volatility=6e-5, jump_intensity=1 / 1800,
-                          jump_size=0.001, half_spread="1.5", level_spacing="2", levels=60,
+                          jump_size=0.001, half_spread="1.5", level_spacing="2", levels=100,
                           depth_per_level="0.4", resilience_rate=0.6, gamma="1.2",
                           background_volume=0.2, background_clip=0.05, basis_bps=0.5),
 }
@@ -289,7 +289,7 @@ def symbol_params(market: MarketSymbol, cfg: Mapping[str, Any]) -> SymbolParams:
     merged.setdefault("volatility", 6e-5)
     merged.setdefault("jump_intensity", 1 / 1800)
     merged.setdefault("jump_size", 0.001)
-    merged.setdefault("levels", 60)
+    merged.setdefault("levels", 100)
     merged.setdefault("resilience_rate", 0.5)
     try:
         levels = int(merged["levels"])
