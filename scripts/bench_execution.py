@@ -29,6 +29,7 @@ import math
 import statistics
 import sys
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -104,6 +105,7 @@ class Host:
         self.poke = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
         self.children = 0
+        self.sent: list[tuple[float, VenueOrderRequest]] = []
         self.notional_traded = ZERO
         hub.on_trade(self._on_trade)
         self.adapter.on_event(self._on_event)
@@ -179,7 +181,7 @@ class Host:
         passive = it.style is ChildStyle.PASSIVE
         plan = self.router.route(self.hub.consolidated(SYMBOL), RouteRequest(
             symbol=SYMBOL, side=it.side, quantity=it.quantity, limit_price=it.limit_price,
-            passive=passive))
+            passive=passive, rest_remainder=it.style is ChildStyle.LIMIT))
         allocations = list(plan.allocations)
         st.submitting = len(allocations)
         for alloc in allocations:
@@ -192,6 +194,7 @@ class Host:
                                     alloc.price, TimeInForce.IOC if taker else TimeInForce.GTC,
                                     post_only=it.post_only and not taker)
             self.children += 1
+            self.sent.append((self.clock.now(), req))
             try:
                 update = await self.adapter.submit(req)
                 if update.state is not VenueOrderState.OPEN:
@@ -288,12 +291,24 @@ def ac_reference(strategy: str, size: float, price: float, horizon: float,
     return est.expected_cost_bps, est.std_bps
 
 
-async def run_one(strategy: str, size: Decimal, seed: int, args) -> Outcome:
-    wall0 = time.monotonic()
-    clock = ScaledClock(scale=args.scale)
+@dataclass
+class SimEnv:
+    """One fresh simulated venue reached through ccxt, with market data and the SOR."""
+
+    clock: ScaledClock
+    adapters: dict
+    hub: MarketDataHub
+    router: object
+    instrument: Instrument
+    model: object
+
+
+@asynccontextmanager
+async def sim_env(seed: int, scale: float, day: float, warmup: float):
+    clock = ScaledClock(scale=scale)
     spec = venue_spec(seed)
     # the volume "day" starts with the run: every run meets the same part of the U-shaped curve
-    factory = MarketModelFactory({"volume_profile": {"shape": "u", "period_seconds": args.day,
+    factory = MarketModelFactory({"volume_profile": {"shape": "u", "period_seconds": day,
                                                      "origin": clock.epoch}}, seed=seed)
     venue = await start_venue(spec, clock, factory)
     env = {"BENCH_KEY": spec.api_key, "BENCH_SECRET": spec.api_secret}
@@ -309,38 +324,59 @@ async def run_one(strategy: str, size: Decimal, seed: int, args) -> Outcome:
         await hub.start()
         if not await hub.wait_ready([SYMBOL], timeout=20):
             raise RuntimeError("market data not ready")
-        # let the model run the same warm-up (market time) in every run: same path from here
-        model = factory.models[VENUE]
+        # the same warm-up (market time) in every run: the same price path from here on
         origin = factory.world.origin or clock.now()
-        start_at = origin + args.warmup
+        start_at = origin + warmup
         while clock.now() < start_at:
             await asyncio.sleep(clock.wall_seconds(min(1.0, start_at - clock.now())))
-        router = build_router(adapters)
-        instrument = Instrument(SYMBOL, adapters[VENUE].tick_size(SYMBOL),
-                                adapters[VENUE].market_rules(SYMBOL).lot_size,
-                                adapters[VENUE].market_rules(SYMBOL).min_qty)
+        rules = adapters[VENUE].market_rules(SYMBOL)
+        instrument = Instrument(SYMBOL, adapters[VENUE].tick_size(SYMBOL), rules.lot_size,
+                                rules.min_qty)
+        yield SimEnv(clock, adapters, hub, build_router(adapters), instrument,
+                     factory.models[VENUE])
+    finally:
+        if hub is not None:
+            await hub.stop()
+        await close_all(adapters)
+        await venue.stop()
+
+
+async def run_parent(env: SimEnv, parent: ParentSpec | None, settings: AlgoSettings,
+                     sweep_size: Decimal | None = None) -> tuple[Host, BaseScheduler | None]:
+    """Work ``parent`` (or sweep ``sweep_size`` when parent is None) to the end."""
+    model_ac = env.model.almgren_chriss(SYMBOL)
+    sched = None
+    if parent is not None:
+        sched = make_scheduler(parent, env.instrument, 1, settings,
+                               volume_profile=env.model.params.profile,
+                               impact=ACParams.from_model(model_ac))
+    host = Host(sched, env.adapters, env.hub, env.router, env.clock, env.instrument)
+    if sched is None:
+        await host.sweep(sweep_size, 30.0)
+    else:
+        assert parent is not None and parent.end is not None
+        await host.run(parent.end + 30)
+    await asyncio.sleep(env.clock.wall_seconds(1.0))
+    await host.drain()
+    return host, sched
+
+
+async def run_one(strategy: str, size: Decimal, seed: int, args) -> Outcome:
+    wall0 = time.monotonic()
+    async with sim_env(seed, args.scale, args.day, args.warmup) as env:
         settings = AlgoSettings(slice_seconds=args.slice, refresh_seconds=args.slice / 2,
                                 poll_seconds=1.0, trace_seconds=5.0,
                                 passive_first=not strategy.endswith(" taker"))
-        model_ac = model.almgren_chriss(SYMBOL)
-        now = clock.now()
-        arrival = hub.mid(SYMBOL)
-        expected_volume = Decimal(repr(model.params.symbol(SYMBOL).background_volume * args.horizon))
+        model_ac = env.model.almgren_chriss(SYMBOL)
+        now = env.clock.now()
+        arrival = env.hub.mid(SYMBOL)
+        expected_volume = Decimal(repr(
+            env.model.params.symbol(SYMBOL).background_volume * args.horizon))
         pov_rate = min(Decimal("0.5"), (size / (size + expected_volume)).quantize(Decimal("0.01")))
-        sched = None
-        if strategy != "SWEEP":
-            p = parent_for(strategy, size, now, args.horizon, pov_rate)
-            sched = make_scheduler(p, instrument, seed, settings,
-                                   volume_profile=model.params.profile,
-                                   impact=ACParams.from_model(model_ac))
-        host = Host(sched, adapters, hub, router, clock, instrument)
-        if sched is None:
-            await host.sweep(size, 30.0)
-        else:
-            await host.run(now + args.horizon + 30)
-        await asyncio.sleep(clock.wall_seconds(1.0))
-        await host.drain()
-        end_mid = hub.mid(SYMBOL)
+        parent = None if strategy == "SWEEP" else \
+            parent_for(strategy, size, now, args.horizon, pov_rate)
+        host, _ = await run_parent(env, parent, settings, sweep_size=size)
+        end_mid = env.hub.mid(SYMBOL)
         avg = host.notional / host.filled if host.filled else None
         sf = implementation_shortfall(Side.BUY, size, host.filled, avg, arrival, end_mid,
                                       host.fees)
@@ -348,11 +384,6 @@ async def run_one(strategy: str, size: Decimal, seed: int, args) -> Outcome:
                                       settings, model_ac)
         return Outcome(strategy, size, seed, float(sf.total_bps), host.filled, host.children,
                        ac_bps, ac_std, time.monotonic() - wall0)
-    finally:
-        if hub is not None:
-            await hub.stop()
-        await close_all(adapters)
-        await venue.stop()
 
 
 # --------------------------------------------------------------------------- report

@@ -186,7 +186,7 @@ class BaseScheduler(ABC):
         if self.status.terminal or self.status is SchedulerStatus.PAUSED:
             return
         if child is not None and child.filled == 0 and not child.cancel_requested \
-                and child.intent.style is ChildStyle.PASSIVE:
+                and child.intent.style is not ChildStyle.CROSS:
             # ended by the venue without a fill (post-only reject on a stale touch, risk
             # reject, expiry): back off one poll instead of re-sending into the same refusal
             self._wakeup = now + self.settings.poll_seconds
@@ -315,7 +315,8 @@ class BaseScheduler(ABC):
             child_id=f"{self.parent.parent_id}-{self._seq}", side=self.parent.side,
             quantity=qty, limit_price=price, style=style,
             tif=TimeInForce.IOC if cross else TimeInForce.GTC,
-            post_only=False if cross else (self.parent.post_only if post_only is None else post_only),
+            post_only=False if style is not ChildStyle.PASSIVE else (
+                self.parent.post_only if post_only is None else post_only),
             reason=reason)
         self.children[intent.child_id] = WorkingChild(intent, now)
         return intent

@@ -1,7 +1,7 @@
 """ICEBERG (847=1002): show MaxFloor (111) at the limit price, refill as each display fills.
 
-One child rests at the limit at a time (not post-only: the parent accepted trading at its
-limit). When it is done (filled, or canceled by the venue), the next display of
+One child rests at the limit at a time, as a plain limit order (style LIMIT, not post-only:
+the parent accepted trading at its limit, so a marketable display takes and rests the rest). When it is done (filled, or canceled by the venue), the next display of
 min(MaxFloor, leaves) goes up at once. A limit replace re-posts at the new price.
 """
 from __future__ import annotations
@@ -26,12 +26,13 @@ class IcebergScheduler(BaseScheduler):
         assert self.limit_price is not None
         if self.children:
             return [self._request_cancel(cid, "limit changed: re-post")
-                    for cid, c in self.passive_children() if c.intent.limit_price != self.limit_price]
+                    for cid, c in self.children.items()
+                    if not c.cancel_requested and c.intent.limit_price != self.limit_price]
         qty = min(self.max_floor, self.uncommitted)
         qty = qty if qty >= self.leaves else self.instrument.floor_lot(qty)
         if qty <= 0:
             return []
-        return [self.new_child(now, qty, self.limit_price, ChildStyle.PASSIVE,
+        return [self.new_child(now, qty, self.limit_price, ChildStyle.LIMIT,
                                "iceberg display", post_only=False)]
 
     def wakeup_after(self, now: float, market: MarketSnapshot) -> float | None:

@@ -64,8 +64,12 @@ class ParentSpec:
 
 
 class ChildStyle(str, Enum):
-    PASSIVE = "passive"   # rests (at the touch, or at the limit for an iceberg)
-    CROSS = "cross"       # marketable IOC, priced at the far touch plus a collar, capped by the limit
+    """How the OMS routes a child (SOR ``RouteRequest`` in brackets)."""
+
+    PASSIVE = "passive"   # rests at the touch, never takes (passive=True; GTC, post-only)
+    CROSS = "cross"       # takes now: IOC at the far touch plus a collar, capped by the limit
+    LIMIT = "limit"       # a plain limit order: takes what is marketable at its price, rests the
+    #                       rest (rest_remainder=True; GTC) - the iceberg display
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,6 +271,7 @@ def test_iceberg_shows_max_floor_and_refills_as_it_fills():
     d.start()
     assert [x.intent.quantity for x in d.sent] == [D(1)]
     assert d.sent[0].intent.limit_price == D("100.00") and not d.sent[0].intent.post_only
+    assert d.sent[0].intent.style is ChildStyle.LIMIT
     d.fill_passive(D("0.5"))
     d.run_until(d.now + 2)
     assert len(d.sent) == 1, "no refill while the display is only partly filled"
