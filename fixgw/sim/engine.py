@@ -260,7 +260,8 @@ class Exchange:
         fills = self._match(order, book, now)
         if order.type == MARKET and order.quote_order_qty:
             if order.status != "EXPIRED_IN_MATCH":
-                spent_enough = order.quote_order_qty - order.cum_quote < (book.best_ask() or ZERO) * m_step(order)
+                next_price = (book.best_ask() if order.side == BUY else book.best_bid()) or ZERO
+                spent_enough = order.quote_order_qty - order.cum_quote < next_price * m_step(order)
                 order.status = "FILLED" if order.executed_qty and spent_enough else "EXPIRED"
                 if order.status == "EXPIRED":
                     self._emit(Execution(order, "EXPIRED", None, now))
@@ -403,6 +404,19 @@ class Exchange:
         return cost
 
     @staticmethod
+    def _base_for_quote(order: Order, book: OrderBook) -> Decimal:
+        """Base quantity a market sell for ``quote_order_qty`` would sell (same rounding as matching)."""
+        step = order.market.step_size
+        quote_left, base = order.quote_order_qty, ZERO
+        for price, level in book.levels_from_best(order.side):
+            take = min(level.total, (quote_left / price / step).to_integral_value(ROUND_DOWN) * step)
+            if take <= ZERO:
+                break
+            base += take
+            quote_left -= take * price
+        return base
+
+    @staticmethod
     def _crosses(order: Order, resting_price: Decimal) -> bool:
         return resting_price <= order.price if order.side == BUY else resting_price >= order.price
 
@@ -416,6 +430,8 @@ class Exchange:
             else:
                 amount = order.price * order.orig_qty
             asset = m.quote
+        elif order.type == MARKET and order.quote_order_qty:
+            amount, asset = self._base_for_quote(order, book), m.base
         else:
             amount, asset = order.orig_qty, m.base
         self.spot.lock(acct, asset, amount)
@@ -583,7 +599,8 @@ class Exchange:
         cfg.margin_type = margin_type
 
     def on_time(self, now_ms: int) -> None:
-        """Periodic duties: funding settlement on perpetuals."""
+        """Periodic duties: liquidation of under-margined accounts, funding on perpetuals."""
+        self._liquidate_if_needed()
         if now_ms < self.next_funding_ms:
             return
         self.next_funding_ms = now_ms + int(self.spec.funding_interval_s * 1000)
@@ -595,6 +612,27 @@ class Exchange:
             for account, _ in self.futures.settle_funding(market_id, mark, self.funding_rates[market_id], now_ms):
                 self._touch(account, "futures", market_id)
         self._flush_touched()
+
+    def _liquidate_if_needed(self) -> list[str]:
+        """Cross accounts whose margin balance fell below maintenance are closed out at market
+        (a simplification of Binance's liquidation engine: no insurance fund, no ADL)."""
+        liquidated = []
+        for account in list(self.futures.wallets):
+            positions = [(m, p) for m, p in self.futures.account_positions(account) if p.amount]
+            if not positions:
+                continue
+            t = self.futures.totals(account, self.mark_price, self.open_order_margin)
+            if t["margin_balance"] >= t["maint_margin"]:
+                continue
+            liquidated.append(account)
+            for market_id, pos in positions:
+                market = self.markets[market_id]
+                for o in self.open_orders(account, market):
+                    self.cancel_order(account, market, o.order_id, None)
+                side = SELL if pos.amount > 0 else BUY
+                self.place_order(account, market, side, MARKET, abs(pos.amount), reduce_only=True,
+                                 client_order_id=f"autoclose-{next(self._client_ids)}")
+        return liquidated
 
     # --- MatchingVenue (market model) -----------------------------------------------------
     def symbols(self) -> list[str]:

@@ -122,3 +122,19 @@ def test_listen_key_user_stream():
         c = await fx.cancel_order_ws(w["id"], PERP)
         assert c["status"] == "canceled"
     run(with_venue(body))
+
+
+def test_futures_book_stream_follows_the_engine():
+    async def body(venue, fx):
+        await fx.load_markets()
+        ob = await fx.watch_order_book(PERP)
+        bids, asks = venue.exchange.depth("BTCUSDT_PERP", 1)
+        assert ob["bids"][0] == [float(bids[0][0]), float(bids[0][1])]
+        venue.exchange.place_house_order("mm", "BTCUSDT_PERP", "BUY", "LIMIT", bids[0][1], bids[0][0] + 1)
+        for _ in range(20):
+            ob = await asyncio.wait_for(fx.watch_order_book(PERP), 5)
+            if ob["bids"][0][0] == float(bids[0][0] + 1):
+                break
+        assert ob["bids"][0][0] == float(bids[0][0] + 1)
+        assert ob["nonce"] == venue.exchange.books["BTCUSDT_PERP"].update_id
+    run(with_venue(body))

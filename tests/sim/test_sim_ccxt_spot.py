@@ -151,3 +151,33 @@ def test_rate_limit_429_then_418_with_retry_after():
                 assert r.status == 418 and int(r.headers["Retry-After"]) >= 1
                 assert (await r.json())["code"] == -1003
     run(with_venue(body, rate_limits=RateLimitSpec(weight_per_minute=30, violations_before_ban=2, ban_seconds=60)))
+
+
+def test_request_latency_is_added():
+    async def body(venue, ex):
+        loop = asyncio.get_running_loop()
+        await ex.load_markets()
+        t0 = loop.time()
+        for _ in range(3):
+            await ex.fetch_order_book("BTC/USDT", 5)
+        assert loop.time() - t0 >= 3 * 0.04
+    run(with_venue(body, request_latency_ms=40))
+
+
+def test_second_account_trades_against_the_demo_account():
+    async def body(venue, ex):
+        venue.add_account("other", "k" * 64, "s" * 64, {"USDT": 10_000}, {})
+        other = point_ccxt(ccxt_async.binance, venue, "spot", api_key="k" * 64, secret="s" * 64)
+        try:
+            await ex.load_markets()
+            await other.load_markets()
+            sell = await ex.create_order("BTC/USDT", "limit", "sell", 0.1, 60001)       # inside the spread
+            buy = await other.create_order("BTC/USDT", "limit", "buy", 0.1, 60001)
+            assert buy["status"] == "closed" and buy["average"] == 60001
+            assert (await ex.fetch_order(sell["id"], "BTC/USDT"))["status"] == "closed"
+            [t] = await ex.fetch_my_trades("BTC/USDT")
+            assert t["takerOrMaker"] == "maker" and t["fee"]["currency"] == "USDT"
+            assert (await other.fetch_balance())["BTC"]["total"] == 0.1 * 0.999
+        finally:
+            await other.close()
+    run(with_venue(body))

@@ -147,3 +147,45 @@ def test_depth_diff_sequence_and_gap_hook():
     d3 = book.take_diff()
     assert d3.first_update_id == d2.last_update_id + 2
     assert book.take_diff() is None
+
+
+def test_market_sell_by_quote_amount_locks_and_releases_base():
+    ex = make()
+    ex.place_house_order("mm", "BTCUSDT", "BUY", "LIMIT", D("0.1"), D("50000"))
+    ex.place_house_order("mm", "BTCUSDT", "BUY", "LIMIT", D("1"), D("49990"))
+    order, fills = ex.place_order("demo", btc(ex), "SELL", "MARKET", None, quote_order_qty=D("10000"))
+    assert order.status == "FILLED" and order.executed_qty == D("0.1") + D("0.10002")
+    btc_bal = ex.spot.get("demo", "BTC")
+    assert btc_bal.locked == 0 and btc_bal.free == D("2") - order.executed_qty
+    assert ex.spot.get("demo", "USDT").free == D("100000") + order.cum_quote * (1 - D("0.001"))
+
+
+def test_funding_is_paid_by_longs_each_interval():
+    clock = FakeClock()
+    ex = Exchange(VenueSpec(name="t", symbols=default_symbols(), funding_interval_s=3600), clock)
+    ex.seed_books()
+    ex.place_order("demo", perp(ex), "BUY", "MARKET", D("1"))
+    wallet = ex.futures.wallet("demo")
+    ex.on_time(ex.now_ms())
+    assert ex.futures.wallet("demo") == wallet          # not due yet
+    clock.advance(3600)
+    ex.on_time(ex.now_ms())
+    rate = ex.funding_rates["BTCUSDT_PERP"]
+    assert rate > 0                                      # perp mid == spot mid: base rate 0.01%
+    assert ex.futures.wallet("demo") == wallet - ex.mark_price("BTCUSDT_PERP") * rate
+
+
+def test_under_margined_account_is_closed_out():
+    ex = make()
+    ex.add_account("small", "k2", "s2", {}, {"USDT": D("1000")})
+    ex.place_house_order("mm", "BTCUSDT_PERP", "SELL", "LIMIT", D("1"), D("60000"))
+    ex.place_house_order("mm", "BTCUSDT_PERP", "BUY", "LIMIT", D("1"), D("59999.9"))
+    ex.place_order("small", perp(ex), "BUY", "MARKET", D("0.3"))           # 18k notional, 900 margin at 20x
+    ex.on_time(ex.now_ms())
+    assert ex.futures.position("small", "BTCUSDT_PERP").amount == D("0.3")
+    ex.cancel_all("mm", perp(ex))                                           # price falls ~5.5 %
+    ex.place_house_order("mm", "BTCUSDT_PERP", "BUY", "LIMIT", D("5"), D("56700"))
+    ex.place_house_order("mm", "BTCUSDT_PERP", "SELL", "LIMIT", D("5"), D("56700.1"))
+    ex.on_time(ex.now_ms())
+    assert ex.futures.position("small", "BTCUSDT_PERP").amount == 0
+    assert ex.futures.wallet("small") < D("1000") - D("0.3") * D("3300")
