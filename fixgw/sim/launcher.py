@@ -35,7 +35,7 @@ from typing import Any, Iterator
 
 from fixgw.clock import Clock, ScaledClock
 from fixgw.sim.market import MarketModelFactory
-from fixgw.sim.market_config import DEFAULT_CONFIG, SimConfig, load_sim_config
+from fixgw.sim.market_config import SimConfig, default_config_path, load_sim_config
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def remove_state(state_file: Path, pid: int) -> None:
 
 def fingerprint(config_path: str | os.PathLike | None, overrides: dict[str, Any]) -> str:
     """What identifies a venues setup: the config file's bytes and the overrides."""
-    p = Path(config_path) if config_path else DEFAULT_CONFIG
+    p = Path(config_path) if config_path else default_config_path()
     h = hashlib.sha256()
     h.update(str(p.resolve()).encode())
     with contextlib.suppress(OSError):
@@ -330,7 +330,8 @@ def ensure_venues_running(config_path: str | os.PathLike | None = None,
 def _spawn(config: SimConfig, state: Path, fp: str, overrides: dict[str, Any], timeout: float,
            python: str) -> SimVenues:
     epoch = time.time()
-    cmd = [python, "-m", "fixgw", "sim", str(config.path), "--state-file", str(state / STATE_FILE),
+    cmd = [python, "-m", "fixgw", "sim", str(Path(config.path).resolve()),
+           "--state-file", str((state / STATE_FILE).resolve()),
            "--fingerprint", fp, "--epoch", repr(epoch)]
     for key, flag in (("time_scale", "--time-scale"), ("seed", "--seed"), ("port_base", "--port-base")):
         if key in overrides:

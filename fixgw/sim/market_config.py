@@ -121,9 +121,16 @@ def sim_config_from_dict(doc: Mapping[str, Any], *, path: Path | None = None,
     return config
 
 
+def default_config_path() -> Path:
+    """``sessions/venues.yaml`` of the working directory if there is one, else the one that
+    ships beside the package (a source checkout / editable install)."""
+    local = Path.cwd() / "sessions" / "venues.yaml"
+    return local if local.is_file() else DEFAULT_CONFIG
+
+
 def load_sim_config(path: str | os.PathLike | None = None, **overrides: Any) -> SimConfig:
     """Read and validate a venues config (default: ``sessions/venues.yaml``)."""
-    p = Path(path) if path else DEFAULT_CONFIG
+    p = Path(path) if path else default_config_path()
     try:
         text = p.read_text()
     except OSError as exc:
