@@ -1,0 +1,621 @@
+"""The FIX session state machine, sans I/O.
+
+A :class:`SessionCore` is fed parsed messages and the current time, and answers with bytes in
+its :attr:`outbox`, a ``close_requested`` flag and :meth:`next_deadline`. It never touches a
+socket, a timer or the clock: the asyncio transport pumps bytes and arms ``loop.call_at``.
+
+The logic follows QuickFIX's ``Session`` (``next``/``verify``/``nextXxx``) because the QuickFIX
+acceptance suite compares replies byte for byte; where it matters the QuickFIX rule is named:
+
+* validation (dictionary) happens before any sequence check; a rejected message advances the
+  inbound sequence only if its MsgSeqNum is the one expected (and it is not a Logon or a
+  SequenceReset);
+* ``verify``: SendingTime accuracy (Reject 10 + Logout), CompIDs (Reject 9 + Logout), too high
+  (queue + one ResendRequest), too low (Logout unless PossDup; PossDup needs 122 <= 52);
+* ResendRequest and Logout are processed without a sequence check;
+* resends: stored application messages with 43=Y/122, every gap (admin messages are not
+  stored) as one SequenceReset-GapFill.
+
+Application messages are handed to :attr:`listener` synchronously, exactly where QuickFIX calls
+``fromApp`` (so replies the application sends are ordered the same way).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol, Sequence
+
+from fixgw.fix.codec import GarbledMessage, encode, parse, parse_utc_timestamp, utc_timestamp
+from fixgw.fix.dictionary import DataDictionary, MessageDef
+from fixgw.fix.message import FixMessage
+from fixgw.fix.tags import (ADMIN_MSG_TYPES, REJECT_TEXT, REVERSE_ROUTE, MsgType,
+                            SessionRejectReason as R)
+from fixgw.fix.validation import Validator
+from fixgw.session.application import SessionID
+from fixgw.session.msglog import NullLog
+from fixgw.session.schedule import AlwaysOpen, Schedule
+from fixgw.session.store import SessionStore
+
+
+class State(enum.Enum):
+    DISCONNECTED = "disconnected"    # no counterparty connection
+    LOGGED_ON = "logged-on"
+    LOGOUT_SENT = "logout-sent"      # we sent Logout; waiting for theirs or the timeout
+
+
+class Event(enum.Enum):
+    LOGON = "logon"
+    SEND_LOGOUT = "send-logout"
+    DISCONNECT = "disconnect"
+
+
+# The session state table: (state, event) -> next state. Anything else is a bug in the core.
+TRANSITIONS: dict[tuple[State, Event], State] = {
+    (State.DISCONNECTED, Event.LOGON): State.LOGGED_ON,
+    (State.LOGGED_ON, Event.LOGON): State.LOGGED_ON,          # Logon 141=Y mid-session
+    (State.LOGGED_ON, Event.SEND_LOGOUT): State.LOGOUT_SENT,
+    (State.LOGOUT_SENT, Event.SEND_LOGOUT): State.LOGOUT_SENT,
+    (State.LOGGED_ON, Event.DISCONNECT): State.DISCONNECTED,
+    (State.LOGOUT_SENT, Event.DISCONNECT): State.DISCONNECTED,
+    (State.DISCONNECTED, Event.DISCONNECT): State.DISCONNECTED,
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+class SessionListener(Protocol):
+    def on_logon(self) -> None: ...
+
+    def on_logout(self) -> None: ...
+
+    def on_app_message(self, message: FixMessage) -> None: ...
+
+
+class _NoListener:
+    def on_logon(self) -> None:
+        pass
+
+    def on_logout(self) -> None:
+        pass
+
+    def on_app_message(self, message: FixMessage) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRules:
+    """The per-session behaviour switches the core needs (from :class:`SessionConfig`)."""
+    reset_on_logon: bool = False
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+    heartbeat_check: bool = True
+    max_latency_s: float = 120.0
+    logout_timeout_s: float = 2.0
+    max_queued_messages: int = 10000
+
+
+_ECHO_DROP = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
+_RESEND_HEADER_DROP = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
+
+
+class SessionCore:
+    def __init__(self, session_id: SessionID, dictionary: DataDictionary, validator: Validator,
+                 store: SessionStore, rules: SessionRules = SessionRules(),
+                 schedule: Schedule | None = None, log=None) -> None:
+        self.session_id = session_id
+        self.key = f"{session_id.begin_string}:{session_id.sender_comp_id}->" \
+                   f"{session_id.target_comp_id}"
+        self.dictionary = dictionary
+        self.validator = validator
+        self.store = store
+        self.rules = rules
+        self.schedule = schedule or AlwaysOpen()
+        self.log = log or NullLog()
+        self.listener: SessionListener = _NoListener()
+        self.begin_string = session_id.begin_string
+        self._our = session_id.sender_comp_id
+        self._their = session_id.target_comp_id
+        self._header_tags = dictionary.header.members
+        seq = store.load(self.key)
+        self.next_sender = seq.next_sender
+        self.next_target = seq.next_target
+        self._created = seq.created
+        self._persisted = (self.next_sender, self.next_target)
+        self.state = State.DISCONNECTED
+        self.connected = False
+        self.close_requested = False
+        self.outbox: list[bytes] = []
+        self._queue: dict[int, FixMessage] = {}
+        self._resend_range: tuple[int, int] | None = None
+        self.heartbeat_interval = 0
+        self._last_sent = 0.0
+        self._last_received = 0.0
+        self._test_requests = 0
+        self._logout_deadline: float | None = None
+        self._window_end: float | None = None
+
+    # ---------------------------------------------------------------- state table
+    def _transition(self, event: Event) -> None:
+        nxt = TRANSITIONS.get((self.state, event))
+        if nxt is None:
+            raise IllegalTransition(f"session {self.session_id}: {event.value} in state "
+                                    f"{self.state.value}")
+        self.state = nxt
+
+    @property
+    def logged_on(self) -> bool:
+        return self.state is not State.DISCONNECTED and self.connected
+
+    # ---------------------------------------------------------------- entry points
+    def can_accept_logon(self, now: float) -> bool:
+        """Whether a new connection may log on now (not connected, inside the schedule)."""
+        return not self.connected and self.schedule.window(now) is not None
+
+    def accept_logon(self, msg: FixMessage, now: float) -> None:
+        """A validated, authenticated first Logon from a new connection (QuickFIX nextLogon)."""
+        fields = dict(msg.fields)
+        self.connected = True
+        self.close_requested = False
+        self.outbox.clear()
+        self.log.incoming(msg.raw, now)
+        window = self.schedule.window(now)
+        self._window_end = window[1] if window and window[1] != float("inf") else None
+        if window is not None and self._created < window[0]:
+            self.log.event("new schedule window: resetting sequence numbers", now)
+            self._reset(now)
+        reset_flag = fields.get(141) == "Y"
+        if reset_flag or self.rules.reset_on_logon:
+            self._reset(now)
+        seq = int(fields[34])
+        self._last_received = now
+        self._test_requests = 0
+        if seq < self.next_target and not reset_flag:
+            text = f"MsgSeqNum too low, expecting {self.next_target} but received {seq}"
+            self._transition(Event.LOGON)
+            self._send_logout(text, now)
+            self._disconnect(text, now, notify=False)
+            self._persist()
+            return
+        self.heartbeat_interval = int(fields.get(108, "0"))
+        self._transition(Event.LOGON)
+        self._send_logon_reply(reset_flag, now)
+        if seq > self.next_target and not reset_flag:
+            self._target_too_high(msg, seq, now)
+        else:
+            self.next_target += 1
+            self._next_queued(now)
+        self._persist()
+        self._notify("on_logon")
+
+    def receive_raw(self, raw: bytes, now: float) -> None:
+        """A framed message from the bound connection."""
+        try:
+            msg = parse(raw)
+        except GarbledMessage as exc:
+            self.log.incoming(raw, now)
+            self.log.event(f"ignored garbled message: {exc}", now)
+            return
+        self.receive(msg, now)
+
+    def receive(self, msg: FixMessage, now: float) -> None:
+        self.log.incoming(msg.raw, now)
+        if not self.connected or self.close_requested:
+            return
+        self._next(msg, now, queued=False)
+        if self.connected and not self.close_requested:
+            self._next_queued(now)
+        self._persist()
+
+    def send_app(self, msg_type: str, body: Sequence[tuple[int, str]], now: float) -> int:
+        """Number, store and (if logged on) send an application message; return its MsgSeqNum."""
+        header_tags = self._header_tags
+        extra = [f for f in body if f[0] in header_tags]
+        if extra:
+            body = [f for f in body if f[0] not in header_tags]
+        seq = self.next_sender
+        raw = self._build(msg_type, seq, now, self._order_body(msg_type, body), extra)
+        self.next_sender = seq + 1
+        self.store.save_message(self.key, seq, raw)
+        if self.state is not State.DISCONNECTED and self.connected and not self.close_requested:
+            self._write(raw, now)
+        else:
+            self.log.outgoing(raw, now, "  (stored; not logged on)")
+        self._persist()
+        return seq
+
+    def on_timer(self, now: float) -> None:
+        if not self.connected or self.close_requested:
+            return
+        if self._logout_deadline is not None and now >= self._logout_deadline:
+            self._disconnect("no Logout reply within the logout timeout", now)
+        elif self._window_end is not None and now >= self._window_end:
+            if self.state is State.LOGGED_ON:
+                self._send_logout("Session end", now)
+            self._window_end = None
+        elif self.heartbeat_interval > 0:
+            hb = self.heartbeat_interval
+            silent = now - self._last_received
+            if self.rules.heartbeat_check and silent >= 2.4 * hb:
+                self._disconnect("Timed out waiting for heartbeat", now)
+            elif self.rules.heartbeat_check and silent >= 1.2 * (self._test_requests + 1) * hb:
+                self._send_admin(MsgType.TEST_REQUEST, [(112, "TEST")], now)
+                self._test_requests += 1
+            elif self._test_requests == 0 and now - self._last_sent >= hb:
+                self._send_admin(MsgType.HEARTBEAT, [], now)
+        self._persist()
+
+    def next_deadline(self) -> float | None:
+        if not self.connected or self.close_requested:
+            return None
+        deadlines = []
+        if self._logout_deadline is not None:
+            deadlines.append(self._logout_deadline)
+        if self._window_end is not None:
+            deadlines.append(self._window_end)
+        hb = self.heartbeat_interval
+        if hb > 0:
+            if self._test_requests == 0:
+                deadlines.append(self._last_sent + hb)
+            if self.rules.heartbeat_check:
+                deadlines.append(self._last_received + 1.2 * (self._test_requests + 1) * hb)
+                deadlines.append(self._last_received + 2.4 * hb)
+        return min(deadlines) if deadlines else None
+
+    def logout(self, text: str, now: float) -> None:
+        """Start a graceful logout (gateway shutdown): send Logout, wait for the reply."""
+        if self.connected and self.state is State.LOGGED_ON and not self.close_requested:
+            self._send_logout(text, now)
+            self._persist()
+
+    def connection_lost(self, now: float) -> None:
+        """The transport closed (either side)."""
+        if self.connected and not self.close_requested:
+            self._disconnect("connection closed", now)
+        self.connected = False
+        self.close_requested = False
+        self.outbox.clear()
+        self._persist()
+
+    def take_output(self) -> list[bytes]:
+        out = self.outbox
+        self.outbox = []
+        return out
+
+    # ---------------------------------------------------------------- QuickFIX Session::next
+    def _next(self, msg: FixMessage, now: float, queued: bool) -> None:
+        fields = msg.fields
+        msg_type = fields[2][1]
+        d = dict(fields)
+        if fields[0][1] != self.begin_string:
+            if msg_type == MsgType.LOGOUT:
+                self._on_logout(msg, d, now)
+            else:
+                self._send_logout("Incorrect BeginString", now)
+                self.next_target += 1
+            return
+        rejection = self.validator.validate(fields)
+        if rejection is not None:
+            self._reject(d, rejection.reason, rejection.tag, now)
+            return
+        if msg_type in ADMIN_MSG_TYPES:
+            handler = self._ADMIN_HANDLERS[msg_type]
+            handler(self, msg, d, now)
+        else:
+            if not self._verify(msg, d, now, True, True):
+                return
+            self.next_target += 1
+            try:
+                self.listener.on_app_message(msg)
+            except Exception as exc:  # the application's bug must not kill the session
+                self.log.event(f"application error on message {d.get(34)}: {exc!r}", now)
+
+    def _next_queued(self, now: float) -> None:
+        queue = self._queue
+        while queue and self.connected and not self.close_requested:
+            msg = queue.pop(self.next_target, None)
+            if msg is None:
+                break
+            self.log.event(f"processing queued message {self.next_target}", now)
+            if msg.msg_type in (MsgType.LOGON, MsgType.RESEND_REQUEST):
+                self.next_target += 1
+            else:
+                self._next(msg, now, queued=True)
+        if queue:
+            for stale in [s for s in queue if s < self.next_target]:
+                del queue[stale]
+
+    def _verify(self, msg: FixMessage, d: dict, now: float, check_high: bool,
+                check_low: bool) -> bool:
+        if self.rules.max_latency_s > 0:
+            sent = parse_utc_timestamp(d.get(52, ""))
+            if sent is None or abs(now - sent) > self.rules.max_latency_s:
+                self._reject(d, R.SENDING_TIME_ACCURACY_PROBLEM, None, now)
+                self._send_logout(None, now)
+                return False
+        if d.get(49) != self._their or d.get(56) != self._our:
+            self._reject(d, R.COMPID_PROBLEM, None, now)
+            self._send_logout(None, now)
+            return False
+        if check_high or check_low:
+            seq = int(d[34])
+            if check_high and seq > self.next_target:
+                self._target_too_high(msg, seq, now)
+                return False
+            if check_low and seq < self.next_target:
+                self._target_too_low(d, seq, now)
+                return False
+            if self._resend_range is not None and seq >= self._resend_range[1]:
+                self.log.event(f"ResendRequest for {self._resend_range[0]}.."
+                               f"{self._resend_range[1]} satisfied", now)
+                self._resend_range = None
+        self._last_received = now
+        self._test_requests = 0
+        return True
+
+    def _target_too_high(self, msg: FixMessage, seq: int, now: float) -> None:
+        if len(self._queue) >= self.rules.max_queued_messages:
+            text = "Too many messages queued across a sequence gap"
+            self._send_logout(text, now)
+            self._disconnect(text, now)
+            return
+        self._queue[seq] = msg
+        if self._resend_range is not None and seq >= self._resend_range[0]:
+            return  # already asked; QuickFIX sends no redundant ResendRequest
+        self._send_admin(MsgType.RESEND_REQUEST, [(7, str(self.next_target)), (16, "0")], now)
+        self._resend_range = (self.next_target, seq - 1)
+
+    def _target_too_low(self, d: dict, seq: int, now: float) -> None:
+        if d.get(43) != "Y":
+            text = f"MsgSeqNum too low, expecting {self.next_target} but received {seq}"
+            self._send_logout(text, now)
+            self._disconnect(text, now)
+            return
+        if d.get(35) != MsgType.SEQUENCE_RESET:
+            orig = d.get(122)
+            if orig is None:
+                self._reject(d, R.REQUIRED_TAG_MISSING, 122, now)
+                return
+            orig_t = parse_utc_timestamp(orig)
+            sent_t = parse_utc_timestamp(d.get(52, ""))
+            if orig_t is not None and sent_t is not None and orig_t > sent_t:
+                self._reject(d, R.SENDING_TIME_ACCURACY_PROBLEM, None, now)
+                self._send_logout(None, now)
+        # a possible duplicate of something already processed: ignored
+
+    # ---------------------------------------------------------------- admin handlers
+    def _on_heartbeat(self, msg: FixMessage, d: dict, now: float) -> None:
+        if self._verify(msg, d, now, True, True):
+            self.next_target += 1
+
+    def _on_test_request(self, msg: FixMessage, d: dict, now: float) -> None:
+        if self._verify(msg, d, now, True, True):
+            self._send_admin(MsgType.HEARTBEAT, [(112, d.get(112, ""))], now)
+            self.next_target += 1
+
+    def _on_resend_request(self, msg: FixMessage, d: dict, now: float) -> None:
+        if not self._verify(msg, d, now, False, False):
+            return
+        begin = max(1, int(d[7]))
+        end = int(d[16])
+        if end == 0 or end >= self.next_sender:
+            end = self.next_sender - 1
+        self.log.event(f"ResendRequest {d[7]}..{d[16]} -> resending {begin}..{end}", now)
+        if begin <= end:
+            self._resend(begin, end, now)
+        if int(d[34]) == self.next_target:
+            self.next_target += 1
+
+    def _on_reject(self, msg: FixMessage, d: dict, now: float) -> None:
+        if self._verify(msg, d, now, False, True):
+            self.next_target += 1
+
+    def _on_sequence_reset(self, msg: FixMessage, d: dict, now: float) -> None:
+        gap_fill = d.get(123) == "Y"
+        if not self._verify(msg, d, now, gap_fill, gap_fill):
+            return
+        new_seq = int(d[36])
+        if new_seq > self.next_target:
+            self.next_target = new_seq
+        elif new_seq < self.next_target:
+            self._reject(d, R.VALUE_IS_INCORRECT, None, now)
+
+    def _on_logout(self, msg: FixMessage, d: dict, now: float) -> None:
+        if not self._verify(msg, d, now, False, False):
+            return
+        if self.state is not State.LOGOUT_SENT:
+            self._send_admin(MsgType.LOGOUT, [], now)
+            reason = "logout requested by the counterparty"
+        else:
+            reason = "logout completed"
+        self.next_target += 1
+        if self.rules.reset_on_logout:
+            self._reset(now)
+        self._disconnect(reason, now)
+
+    def _on_logon(self, msg: FixMessage, d: dict, now: float) -> None:
+        """A Logon on a live connection: only ResetSeqNumFlag=Y (a sequence reset) is valid."""
+        if d.get(141) != "Y" or self.state is not State.LOGGED_ON:
+            self._disconnect("Logon received on a logged-on session", now)
+            return
+        self._reset(now)
+        if not self._verify(msg, d, now, False, True):
+            return
+        self._transition(Event.LOGON)
+        self.heartbeat_interval = int(d.get(108, self.heartbeat_interval))
+        self._send_logon_reply(True, now)
+        self.next_target += 1
+
+    _ADMIN_HANDLERS: dict[str, Callable] = {
+        MsgType.HEARTBEAT: _on_heartbeat,
+        MsgType.TEST_REQUEST: _on_test_request,
+        MsgType.RESEND_REQUEST: _on_resend_request,
+        MsgType.REJECT: _on_reject,
+        MsgType.SEQUENCE_RESET: _on_sequence_reset,
+        MsgType.LOGOUT: _on_logout,
+        MsgType.LOGON: _on_logon,
+    }
+
+    # ---------------------------------------------------------------- outgoing
+    def _reject(self, d: dict, reason: int, tag: int | None, now: float) -> None:
+        """Session-level Reject (QuickFIX generateReject), routing reversed."""
+        msg_type = d.get(35, "")
+        seq_text = d.get(34)
+        body = []
+        if seq_text:
+            body.append((45, seq_text))
+        body.append((58, REJECT_TEXT.get(reason, "Other")))
+        if tag is not None:
+            body.append((371, str(tag)))
+        if msg_type:
+            body.append((372, msg_type))
+        body.append((373, str(reason)))
+        if msg_type not in (MsgType.LOGON, MsgType.SEQUENCE_RESET) and seq_text \
+                and seq_text.isdigit() and int(seq_text) == self.next_target:
+            self.next_target += 1
+        self.log.event(f"rejecting message {seq_text}: {REJECT_TEXT.get(reason)} "
+                       f"(tag {tag})", now)
+        self._send_admin(MsgType.REJECT, body, now, self._reverse_route(d))
+
+    @staticmethod
+    def _reverse_route(d: dict) -> list[tuple[int, str]]:
+        routed = []
+        for src, dst in REVERSE_ROUTE:
+            value = d.get(src)
+            if value:
+                routed.append((dst, value))
+        return routed
+
+    def _send_logon_reply(self, reset_flag: bool, now: float) -> None:
+        body = [(98, "0"), (108, str(self.heartbeat_interval))]
+        if reset_flag:
+            body.append((141, "Y"))
+        self._send_admin(MsgType.LOGON, body, now)
+
+    def _send_logout(self, text: str | None, now: float) -> None:
+        self._send_admin(MsgType.LOGOUT, [(58, text)] if text else [], now)
+        if self.state is not State.DISCONNECTED:
+            self._transition(Event.SEND_LOGOUT)
+        self._logout_deadline = now + self.rules.logout_timeout_s
+
+    def _send_admin(self, msg_type: str, body: list[tuple[int, str]], now: float,
+                    extra_header: Sequence[tuple[int, str]] = ()) -> None:
+        seq = self.next_sender
+        self.next_sender = seq + 1
+        self._write(self._build(msg_type, seq, now, body, extra_header), now)
+
+    def _build(self, msg_type: str, seq: int, now: float, body: Iterable[tuple[int, str]],
+               extra_header: Sequence[tuple[int, str]] = ()) -> bytes:
+        header = [(34, str(seq)), (49, self._our), (52, utc_timestamp(now)), (56, self._their)]
+        if extra_header:
+            header.extend(extra_header)
+            header.sort(key=_tag_of)
+        return encode(self.begin_string, msg_type, header, body)
+
+    def _write(self, raw: bytes, now: float) -> None:
+        self.outbox.append(raw)
+        self._last_sent = now
+        self.log.outgoing(raw, now)
+
+    def _order_body(self, msg_type: str, body: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Ascending tag order, repeating-group entries kept after their NumInGroup field."""
+        mdef = self.dictionary.messages.get(msg_type)
+        if mdef is None or not mdef.groups or not any(t in mdef.groups for t, _ in body):
+            return sorted(body, key=_tag_of)
+        return _order_with_groups(body, mdef)
+
+    def _resend(self, begin: int, end: int, now: float) -> None:
+        cursor = begin
+        for seq, raw in self.store.messages(self.key, begin, end):
+            try:
+                original = parse(raw)
+            except GarbledMessage:
+                continue  # unreadable stored message: covered by the gap fill
+            if seq > cursor:
+                self._gap_fill(cursor, seq, now)
+            header = [(43, "Y"), (122, original.get(52) or utc_timestamp(now))]
+            body = []
+            header_tags = self._header_tags
+            for tag, value in original.fields[3:-1]:
+                if tag in _RESEND_HEADER_DROP:
+                    continue
+                (header if tag in header_tags else body).append((tag, value))
+            self._write(self._build(original.msg_type, seq, now, body, header), now)
+            cursor = seq + 1
+        if cursor <= end:
+            self._gap_fill(cursor, end + 1, now)
+
+    def _gap_fill(self, seq: int, new_seq: int, now: float) -> None:
+        ts = utc_timestamp(now)
+        raw = self._build(MsgType.SEQUENCE_RESET, seq, now, [(36, str(new_seq)), (123, "Y")],
+                          [(43, "Y"), (122, ts)])
+        self._write(raw, now)
+
+    # ---------------------------------------------------------------- housekeeping
+    def _reset(self, now: float) -> None:
+        state = self.store.reset(self.key, now)
+        self.next_sender = state.next_sender
+        self.next_target = state.next_target
+        self._created = state.created
+        self._persisted = (self.next_sender, self.next_target)
+        self._queue.clear()
+        self._resend_range = None
+        self.log.event("sequence numbers reset to 1", now)
+
+    def _disconnect(self, reason: str, now: float, notify: bool = True) -> None:
+        was_logged_on = self.state is not State.DISCONNECTED
+        self.log.event(f"disconnecting: {reason}", now)
+        self._transition(Event.DISCONNECT)
+        self.close_requested = True
+        self._logout_deadline = None
+        self._window_end = None
+        self._queue.clear()
+        self._resend_range = None
+        self.heartbeat_interval = 0
+        if self.rules.reset_on_disconnect:
+            self._reset(now)
+        if was_logged_on and notify:
+            self._notify("on_logout")
+
+    def _notify(self, name: str) -> None:
+        try:
+            getattr(self.listener, name)()
+        except Exception as exc:
+            self.log.event(f"application error in {name}: {exc!r}", 0.0)
+
+    def _persist(self) -> None:
+        current = (self.next_sender, self.next_target)
+        if current != self._persisted:
+            self.store.set_seqnums(self.key, *current)
+            self._persisted = current
+
+
+def _tag_of(field: tuple[int, str]) -> int:
+    return field[0]
+
+
+def _order_with_groups(body: Sequence[tuple[int, str]], mdef: MessageDef) -> list[tuple[int, str]]:
+    blocks: list[tuple[int, list[tuple[int, str]]]] = []
+    i = 0
+    n = len(body)
+    while i < n:
+        field = body[i]
+        block = [field]
+        i += 1
+        gdef = mdef.groups.get(field[0])
+        if gdef is not None:
+            members = gdef.members | _nested_members(gdef)
+            while i < n and body[i][0] in members:
+                block.append(body[i])
+                i += 1
+        blocks.append((field[0], block))
+    blocks.sort(key=lambda b: b[0])
+    return [f for _, block in blocks for f in block]
+
+
+def _nested_members(gdef) -> frozenset[int]:
+    out: set[int] = set()
+    for nested in gdef.groups.values():
+        out |= nested.members | _nested_members(nested)
+    return frozenset(out)

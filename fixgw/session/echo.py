@@ -1,0 +1,60 @@
+"""The ``echo`` test application (QuickFIX's ``at`` application), for conformance test mode.
+
+* NewOrderSingle (D), SecurityDefinition (d) and Email (C) are sent straight back: same body,
+  same optional header fields (PossResend 97 included), new header. A D with PossResend=Y whose
+  ClOrdID was already seen on the session since its last logon/logout is dropped.
+* Any other application message gets BusinessMessageReject 380=3 "Unsupported Message Type".
+"""
+from __future__ import annotations
+
+from fixgw.fix.message import FixMessage
+from fixgw.service import ServiceContext
+from fixgw.session.application import SessionHandle, SessionID
+
+ECHOED = frozenset({"D", "d", "C"})
+_NOT_ECHOED_TAGS = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
+
+
+class EchoApplication:
+    def __init__(self) -> None:
+        self._seen: dict[SessionID, set[str]] = {}
+
+    def on_create(self, session: SessionHandle) -> None:
+        self._seen[session.session_id] = set()
+
+    def on_logon(self, session: SessionHandle) -> None:
+        self._seen.setdefault(session.session_id, set()).clear()
+
+    def on_logout(self, session: SessionHandle) -> None:
+        self._seen.setdefault(session.session_id, set()).clear()
+
+    def on_message(self, session: SessionHandle, message: FixMessage) -> None:
+        msg_type = message.msg_type
+        if msg_type in ECHOED:
+            if msg_type == "D":
+                seen = self._seen.setdefault(session.session_id, set())
+                clordid = message.get(11) or ""
+                if message.get(97) == "Y" and clordid in seen:
+                    return
+                seen.add(clordid)
+            session.send(msg_type, [f for f in message.fields if f[0] not in _NOT_ECHOED_TAGS])
+        else:
+            session.send("j", [(45, message.get(34) or ""), (58, "Unsupported Message Type"),
+                               (372, msg_type), (380, "3")])
+
+
+class EchoService:
+    """The service ``application: echo`` builds (nothing to start or stop)."""
+
+    def __init__(self, ctx: ServiceContext | None = None) -> None:
+        self.application = EchoApplication()
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def echo_service(ctx: ServiceContext) -> EchoService:
+    return EchoService(ctx)

@@ -1,0 +1,180 @@
+"""The asyncio side: accept TCP (optionally TLS) connections and pump bytes into the cores.
+
+No protocol logic lives here. Per connection it feeds received bytes to a
+:class:`ConnectionCore`, arms one timer at the core's ``next_deadline()``, and pauses reading
+when the core asks (inbound rate limit).
+
+Output is batched per event-loop turn by :class:`OutputPump`: whatever the cores produced in a
+turn (replies to input, ``SessionHandle.send`` calls, timers) is written after **one** store
+commit and one log flush. The commit comes *before* the bytes go to the sockets, so nothing a
+counterparty has received can be lost or renumbered by a crash.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Callable
+
+from fixgw.clock import Clock
+from fixgw.session.acceptor import Acceptor, ConnectionCore
+from fixgw.session.config import Limits, TlsConfig
+
+log = logging.getLogger("fixgw.transport")
+
+
+class OutputPump:
+    """Commits the store, flushes logs, then writes every connection's pending output."""
+
+    def __init__(self, commit: Callable[[], None], flush_logs: Callable[[], None]) -> None:
+        self._commit = commit
+        self._flush_logs = flush_logs
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.connections: set["FixConnection"] = set()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def request(self) -> None:
+        if not self._scheduled and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        try:
+            self._commit()
+        except Exception:
+            # Never write what could not be made durable: drop every connection instead.
+            log.exception("store commit failed; closing all connections")
+            for conn in list(self.connections):
+                conn.abort()
+            raise
+        self._flush_logs()
+        for conn in list(self.connections):
+            conn.write_pending()
+
+
+class FixConnection(asyncio.Protocol):
+    def __init__(self, acceptor: Acceptor, pump: OutputPump, clock: Clock, limits: Limits) -> None:
+        self._acceptor = acceptor
+        self._pump = pump
+        self._clock = clock
+        self._limits = limits
+        self._transport: asyncio.Transport | None = None
+        self._core: ConnectionCore | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+        self._loop = asyncio.get_running_loop()
+        self._closing = False
+
+    # ---- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        core = self._acceptor.new_connection(self._clock.now(), peer_text)
+        if core is None:
+            transport.abort()
+            return
+        self._core = core
+        self._pump.connections.add(self)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        core = self._core
+        if core is None or self._closing:
+            return
+        pause = core.data_received(data, self._clock.now())
+        if core.has_output or core.next_deadline() is None:
+            self._pump.request()
+        else:
+            self._arm()
+        if pause > 0 and self._transport is not None:
+            self._transport.pause_reading()
+            self._loop.call_later(pause, self._resume)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pump.connections.discard(self)
+        if self._core is not None:
+            self._core.connection_lost(self._clock.now())
+            self._pump.request()  # persist what the disconnect changed (resets, logs)
+
+    # ---- driven by the pump and the timer
+    def write_pending(self) -> None:
+        core = self._core
+        transport = self._transport
+        if core is None or transport is None or self._closing or not core.pending:
+            return
+        data, close = core.take_output()
+        if data:
+            transport.write(data)
+            if transport.get_write_buffer_size() > self._limits.max_write_buffer_bytes:
+                log.warning("peer %s does not read; closing", core.peer)
+                core.close_from_gateway(self._clock.now())
+                self.abort()
+                return
+        if close:
+            self._closing = True
+            transport.close()
+        else:
+            self._arm()
+
+    def abort(self) -> None:
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _resume(self) -> None:
+        if self._transport is not None and not self._closing:
+            self._transport.resume_reading()
+
+    def _arm(self) -> None:
+        core = self._core
+        if core is None or self._closing:
+            return
+        deadline = core.next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None and self._timer_at <= deadline + 1e-3:
+            return  # the armed timer fires first; on_timer re-arms
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, deadline - self._clock.now())
+        self._timer_at = deadline
+        self._timer = self._loop.call_later(delay + 0.001, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        core = self._core
+        if core is None or self._closing:
+            return
+        core.on_timer(self._clock.now())
+        self._pump.request()
+        self._arm()
+
+
+def make_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    if tls.client_ca_file is not None:
+        ctx.load_verify_locations(str(tls.client_ca_file))
+        ctx.verify_mode = ssl.CERT_REQUIRED if tls.require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
+
+
+async def start_server(host: str, port: int, acceptor: Acceptor, pump: OutputPump, clock: Clock,
+                       limits: Limits, tls: TlsConfig | None = None) -> asyncio.AbstractServer:
+    loop = asyncio.get_running_loop()
+    pump.attach(loop)
+    ssl_ctx = make_ssl_context(tls) if tls is not None else None
+    return await loop.create_server(lambda: FixConnection(acceptor, pump, clock, limits),
+                                    host, port, ssl=ssl_ctx, reuse_address=True,
+                                    backlog=1024)
