@@ -29,6 +29,7 @@ import math
 import statistics
 import sys
 import time
+import traceback
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -43,7 +44,7 @@ from fixgw.algo.base import BaseScheduler  # noqa: E402
 from fixgw.algo.schedule import even_times  # noqa: E402
 from fixgw.clock import ScaledClock  # noqa: E402
 from fixgw.domain import ZERO, OrdType, Side, Strategy, TimeInForce, Urgency  # noqa: E402
-from fixgw.marketdata.hub import MarketDataHub  # noqa: E402
+from fixgw.marketdata.hub import MarketDataConfig, MarketDataHub  # noqa: E402
 from fixgw.routing.sor import Liquidity, RouteRequest  # noqa: E402
 from fixgw.sim.market import MarketModelFactory  # noqa: E402
 from fixgw.sim.server import start_venue  # noqa: E402
@@ -238,12 +239,21 @@ class Host:
         book, repeated at once for whatever a moving book left unfilled (a market order)."""
         end = self.clock.now() + timeout_market_s
         n = 0
-        while self.filled < quantity and self.clock.now() < end:
+
+        def done_qty() -> Decimal:   # the venue's word (IOC acks) may precede the fill events
+            reported = sum((q for st in self.intents.values() for q in st.reported.values()),
+                           ZERO)
+            return max(self.filled, reported)
+
+        while done_qty() < quantity and self.clock.now() < end:
             n += 1
             far = self.hub.consolidated(SYMBOL).best_ask()
+            if far is None:
+                await asyncio.sleep(0.01)
+                continue
             limit = self.instrument.price_inside(far * (1 + SWEEP_COLLAR), Side.BUY)
             iid = f"sweep-{n}"
-            self.execute([ChildIntent(iid, Side.BUY, quantity - self.filled, limit,
+            self.execute([ChildIntent(iid, Side.BUY, quantity - done_qty(), limit,
                                       ChildStyle.CROSS, TimeInForce.IOC, False, "sweep")])
             while not self.intents[iid].done and self.clock.now() < end:
                 await asyncio.sleep(0.005)
@@ -320,7 +330,9 @@ async def sim_env(seed: int, scale: float, day: float, warmup: float):
     hub = None
     try:
         await connect_all(adapters)
-        hub = MarketDataHub(adapters, clock=clock)
+        # staleness is judged in market time: allow ~3 wall seconds of event-loop hiccups
+        hub = MarketDataHub(adapters, clock=clock,
+                            config=MarketDataConfig(stale_after_s=3.0 * scale))
         await hub.start()
         if not await hub.wait_ready([SYMBOL], timeout=20):
             raise RuntimeError("market data not ready")
@@ -368,8 +380,11 @@ async def run_one(strategy: str, size: Decimal, seed: int, args) -> Outcome:
                                 poll_seconds=1.0, trace_seconds=5.0,
                                 passive_first=not strategy.endswith(" taker"))
         model_ac = env.model.almgren_chriss(SYMBOL)
-        now = env.clock.now()
         arrival = env.hub.mid(SYMBOL)
+        while arrival is None:
+            await asyncio.sleep(0.01)
+            arrival = env.hub.mid(SYMBOL)
+        now = env.clock.now()
         expected_volume = Decimal(repr(
             env.model.params.symbol(SYMBOL).background_volume * args.horizon))
         pov_rate = min(Decimal("0.5"), (size / (size + expected_volume)).quantize(Decimal("0.01")))
@@ -427,6 +442,8 @@ async def main_async(args) -> int:
                 o = await run_one(strategy, size, seed, args)
             except Exception as exc:  # a failed run is reported, the others go on
                 print(f"  {strategy:<15} size {size} seed {seed}: FAILED {exc!r}", flush=True)
+                if args.verbose:
+                    traceback.print_exc()
                 return
             outcomes.append(o)
             print(f"  {strategy:<15} size {size} seed {seed}: IS {o.shortfall_bps:7.2f} bps, "
