@@ -128,6 +128,7 @@ class _Book:
     flow_volume: Decimal = ZERO         # background volume sent
     dirty: bool = True
     requotes: int = 0
+    rejections: int = 0
 
     def lp_side(self, side: str) -> _Side:
         return self.bids if side == BUY else self.asks
@@ -272,7 +273,7 @@ class MarketModel:
                 continue
             result = self.exchange.place_house_order(BG_ACCOUNT, book.market_id, side, "MARKET", qty)
             if result.error:
-                log.debug("background %s %s %s rejected: %s", side, qty, book.market_id, result.error)
+                self._rejected(book, f"background {side} {qty}", result.error)
             else:
                 book.flow_volume += result.executed_qty
 
@@ -331,12 +332,19 @@ class MarketModel:
                 result = self.exchange.place_house_order(LP_ACCOUNT, book.market_id, side.side,
                                                          "LIMIT", qty, price, "GTC")
                 if result.error:
-                    log.debug("LP %s %s@%s on %s rejected: %s", side.side, qty, price,
-                              book.market_id, result.error)
+                    self._rejected(book, f"LP {side.side} {qty}@{price}", result.error)
                     continue
                 resting = qty - result.executed_qty
                 if result.status in ("NEW", "PARTIALLY_FILLED") and resting > ZERO:
                     side.orders[price] = [result.order_id, resting]
+
+    def _rejected(self, book: _Book, what: str, error: str) -> None:
+        """The engine refused a house order: a config problem (price filter, tick) worth one
+        warning per market, not one per step."""
+        book.rejections += 1
+        level = logging.WARNING if book.rejections == 1 else logging.DEBUG
+        log.log(level, "%s: %s on %s rejected by the engine: %s (%d so far)", self.venue, what,
+                book.market_id, error, book.rejections)
 
     def _resync(self, book: _Book) -> None:
         """Rebuild the LP's order map from the engine (guards against any drift)."""

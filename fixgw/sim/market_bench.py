@@ -34,7 +34,6 @@ def _venue(seed: int, config_path: str | None):
     clock = FakeClock()
     exchange = Exchange(spec, clock)
     factory = config.model_factory()
-    factory.step_seconds = 0.1
     model = factory(exchange, spec, clock)
     model.step(clock.now())
     for _ in range(300):                      # 30 s of warm-up: background flow, a living book
