@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
@@ -39,10 +40,33 @@ def gw(tmp_path_factory):
         yield g
 
 
+@pytest.fixture(scope="module")
+def validators():
+    """Strict QuickFIX-style validation: stock FIX 4.4, and FIX 4.4 + fixgw's overlay."""
+    from fixgw.fix.dictionary import load_dictionary
+    from fixgw.fix.validation import ValidationSettings, Validator
+    root = Path(__file__).resolve().parents[2] / "dictionaries"
+    stock = Validator(load_dictionary(root / "FIX44.xml"), ValidationSettings())
+    ours = Validator(load_dictionary([root / "FIX44.xml", root / "FIX44-fixgw.xml"]),
+                     ValidationSettings())
+    return stock, ours
+
+
 @pytest.fixture()
-def client(gw):
+def client(gw, validators):
     with OrderClient(gw.host, gw.port) as c:
         yield c
+        assert_valid(c, *validators)
+
+
+def assert_valid(client, stock, ours):
+    """Every application message the gateway sent passes full dictionary validation; the
+    order-entry ExecutionReports use stock FIX 4.4 tags only."""
+    for msg in client.inbox.messages:
+        fields = list(msg.fields)
+        assert ours.validate(fields) is None, (ours.validate(fields), fields)
+        if msg.msg_type == "8":
+            assert stock.validate(fields) is None, (stock.validate(fields), fields)
 
 
 def book(gw, symbol):
@@ -296,6 +320,7 @@ def test_every_kind_of_new_order_reject(gw, client):
 
 def test_drop_copy_session_receives_copies_and_cannot_trade(gw, client):
     with OrderClient(gw.host, gw.port, sender="DROPCOPY") as dc:
+        dc.inbox.messages.clear()
         c = cl()
         client.new_order(c, "ETH/USDT", Side.BUY, "0.5")
         assert client.wait_done(c).ord_status is OrdStatus.FILLED
