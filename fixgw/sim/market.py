@@ -46,6 +46,7 @@ LP_ACCOUNT = "house-lp"
 BG_ACCOUNT = "house-flow"
 HOUSE_ACCOUNTS = frozenset({LP_ACCOUNT, BG_ACCOUNT})
 _FAIR_QUANTUM = Decimal("0.000001")
+BASE_STEP = 0.1              # market seconds: every random draw is made on this grid
 _RESYNC_STEPS = 200          # reconcile the LP's view of its orders with the engine this often
 _MAX_TRADED_STEPS = 600      # beyond this many grid steps behind, catch up without trading
 
@@ -55,9 +56,11 @@ def _dec(x: float) -> Decimal:
 
 
 class FairPath:
-    """The exogenous log-price of one fair key on the grid; one seeded stream per key."""
+    """The exogenous log-price of one fair key, drawn every BASE_STEP from one seeded stream
+    per key (so the path is the same whatever the model's step and the time scale)."""
 
-    def __init__(self, key: str, initial_price: Decimal, sp: SymbolParams, seed: int, dt: float) -> None:
+    def __init__(self, key: str, initial_price: Decimal, sp: SymbolParams, seed: int,
+                 dt: float = BASE_STEP) -> None:
         self.key = key
         self.initial_price = initial_price
         self._rng = random.Random(f"{seed}:fair:{key}")
@@ -69,14 +72,15 @@ class FairPath:
         self.index = 0                   # grid steps taken since the origin
         self._level = initial_price
 
-    def advance(self) -> None:
+    def advance(self, steps: int = 1) -> None:
         rng = self._rng
-        z, u, j = rng.gauss(0.0, 1.0), rng.random(), rng.gauss(0.0, 1.0)   # always three draws
-        r = self._drift + self._diffusion * z
-        if u < self._jump_prob:
-            r += self._jump_size * j
-        self.log_return += r
-        self.index += 1
+        for _ in range(steps):
+            z, u, j = rng.gauss(0.0, 1.0), rng.random(), rng.gauss(0.0, 1.0)   # always three draws
+            r = self._drift + self._diffusion * z
+            if u < self._jump_prob:
+                r += self._jump_size * j
+            self.log_return += r
+        self.index += steps
         self._level = (self.initial_price * _dec(math.exp(self.log_return))).quantize(_FAIR_QUANTUM)
 
     @property
@@ -144,7 +148,9 @@ class MarketModel:
         self.world = world or MarketWorld()
         ticks = {s.market_id: exchange.tick_size(s.market_id) for s in params.symbols}
         self.params = params.with_ticks(ticks)
-        self.dt = params.step_seconds
+        # the model acts every dt (a whole number of BASE_STEPs); randomness is drawn per BASE_STEP
+        self._sub = max(1, int(round(params.step_seconds / BASE_STEP)))
+        self.dt = self._sub * BASE_STEP
         self._origin: float | None = None
         self._index = 0                                      # last grid step processed
         self._books: dict[str, _Book] = {}
@@ -155,7 +161,7 @@ class MarketModel:
             path = self._paths.get(sp.fair_key)
             if path is None:
                 path = FairPath(sp.fair_key, sp.initial_price / (ONE + _dec(sp.basis_bps) / TEN_K),
-                                sp, params.seed, self.dt)
+                                sp, params.seed)
                 self._paths[sp.fair_key] = path
             lot = exchange.step_size(sp.market_id)
             depth = max(lot, (sp.depth_per_level * scale / lot).to_integral_value(ROUND_DOWN) * lot)
@@ -227,7 +233,7 @@ class MarketModel:
 
     def _start(self, now: float) -> None:
         if self.world.origin is None:
-            self.world.origin = math.floor(now / self.dt) * self.dt
+            self.world.origin = math.floor(now / BASE_STEP) * BASE_STEP
         self._origin = self.world.origin
         # a venue that joins later replays the shared path (without trading) up to now
         behind = int(math.floor((now - self._origin) / self.dt + 1e-3))
@@ -237,7 +243,7 @@ class MarketModel:
 
     def _grid_step(self, trade: bool) -> None:
         for path in self._paths.values():
-            path.advance()
+            path.advance(self._sub)
         t = self._origin + self._index * self.dt
         for book in self._books.values():
             book.dirty = True
@@ -255,20 +261,25 @@ class MarketModel:
         return max(book.lot, (book.depth * _dec(round(factor, 6)) / book.lot).to_integral_value(ROUND_DOWN) * book.lot)
 
     def _background_flow(self, book: _Book, t: float, trade: bool) -> None:
-        """Compound-Poisson buy and sell volume for one grid step, one market order per side."""
+        """Compound-Poisson buy and sell volume, drawn per BASE_STEP at the profile's weight,
+        sent as one market order per side per model step."""
         sp = book.sp
         rng = book.flow_rng
-        rate = sp.background_volume * self.params.volume_scale * self.params.profile.weight_at(t)
-        mean_count = rate / 2 * self.dt / sp.background_clip
-        first = BUY if rng.random() < 0.5 else SELL
-        volumes = {}
-        for side in (first, SELL if first == BUY else BUY):
-            n = _poisson(rng, mean_count)
-            volumes[side] = sum(rng.expovariate(1.0 / sp.background_clip) for _ in range(n))
+        per_count = BASE_STEP / 2 / sp.background_clip
+        base_rate = sp.background_volume * self.params.volume_scale
+        buy = sell = 0.0
+        for j in range(self._sub):
+            weight = self.params.profile.weight_at(t - (self._sub - 1 - j) * BASE_STEP)
+            mean_count = base_rate * weight * per_count
+            for _ in range(_poisson(rng, mean_count)):
+                buy += rng.expovariate(1.0 / sp.background_clip)
+            for _ in range(_poisson(rng, mean_count)):
+                sell += rng.expovariate(1.0 / sp.background_clip)
         if not trade:
             return
-        for side in (first, SELL if first == BUY else BUY):
-            qty = (_dec(volumes[side]) / book.lot).to_integral_value(ROUND_DOWN) * book.lot
+        sides = ((BUY, buy), (SELL, sell)) if self._index % 2 else ((SELL, sell), (BUY, buy))
+        for side, volume in sides:
+            qty = (_dec(volume) / book.lot).to_integral_value(ROUND_DOWN) * book.lot
             if qty <= ZERO:
                 continue
             result = self.exchange.place_house_order(BG_ACCOUNT, book.market_id, side, "MARKET", qty)

@@ -42,6 +42,18 @@ def test_exogenous_path_does_not_depend_on_how_often_step_is_called():
     assert m1.reference_price(BTC) == m2.reference_price(BTC)
 
 
+def test_same_seed_same_prices_and_flow_whatever_the_model_step():
+    """What a time scale changes is the model's step (0.1 s of wall time), not the market:
+    prices are drawn on a fixed 0.1 s grid, background volume too."""
+    fine = build({}, seed=8, step_seconds=0.1)
+    coarse = build({}, seed=8, step_seconds=0.5)
+    for clock, _, model in (fine, coarse):
+        run(clock, model, 60.0, dt=0.5)
+    assert fine[2].reference_price(BTC) == coarse[2].reference_price(BTC)
+    v_fine, v_coarse = fine[2].background_volume(BTC), coarse[2].background_volume(BTC)
+    assert v_fine > 3 and abs(v_fine - v_coarse) / v_fine < Decimal("0.01"), (v_fine, v_coarse)
+
+
 def test_ladder_is_the_configured_one():
     _, exchange, model = build(quiet())
     sp = model.params.symbol(BTC)
