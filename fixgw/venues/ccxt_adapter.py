@@ -677,13 +677,28 @@ class CcxtVenueAdapter:
                 if self._closing:
                     return
                 self._set_stream(kind, False, scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:200])
+                self._forget_listen_key(kind)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _forget_listen_key(self, kind: str) -> None:
+        """Make ccxt fetch a fresh listenKey on the next watch: after a venue restart (or an
+        expired key) the cached one would be refused forever."""
+        if kind != LINEAR:
+            return
+        for bucket in self._markets[kind].exchange.options.values():
+            if isinstance(bucket, dict) and "lastAuthenticatedTime" in bucket:
+                bucket["lastAuthenticatedTime"] = 0
 
     async def _trade_stream(self, kind: str) -> None:
         ex = self._markets[kind].exchange
         backoff = 0.1
         while not self._closing:
+            if not self._markets[kind].stream_up:
+                # the orders loop owns (re)connecting; a second concurrent subscriber makes
+                # ccxt leave an unawaited future behind on every failed attempt
+                await asyncio.sleep(0.05)
+                continue
             try:
                 trades = await ex.watch_my_trades()
                 for trade in trades:

@@ -367,3 +367,28 @@ def test_ws_api_order_transport():
             await adapter.close()
             await venue.stop()
     run(main())
+
+
+def test_streams_recover_after_venue_restart_spot_and_perp():
+    async def main():
+        venue, adapter, events = await venue_and_adapter()
+        try:
+            await wait_stream_up(adapter)
+            await wait_stream_up(adapter, "linear")
+            spec = venue.spec
+            await venue.stop()
+            assert await wait_for(lambda: not adapter.stream_up("spot") and not adapter.stream_up("linear"), 5)
+            venue = await start_venue(spec)   # same port, same credentials, fresh state
+            # the perp stream needs a new listenKey: the adapter makes ccxt fetch one
+            await wait_stream_up(adapter)
+            await wait_stream_up(adapter, "linear")
+            await adapter.submit(req("rs-spot", qty="0.1", price="60000"))
+            await adapter.submit(req("rs-perp", qty="0.01", price="60000", symbol="BTC/USDT:USDT"))
+            venue.exchange.place_house_order("house-x", "BTCUSDT", "SELL", "MARKET", D("0.1"))
+            venue.exchange.place_house_order("house-x", "BTCUSDT_PERP", "SELL", "MARKET", D("0.01"))
+            assert await wait_for(lambda: fills_of(events, "rs-spot") and fills_of(events, "rs-perp"), 5)
+            assert adapter.stats.fills_from_stream == 2
+        finally:
+            await adapter.close()
+            await venue.stop()
+    run(main())
