@@ -22,13 +22,16 @@ The load generator pre-encodes every message of a phase (SendingTime fixed at en
 frames replies with ``bytes.find`` on a raw asyncio Protocol (uvloop when available), so it costs
 a few microseconds per message; its own CPU use is printed so a saturated generator is visible.
 
-    python scripts/bench_session.py                       # both acceptors, ~80 s
+    python scripts/bench_session.py                       # both acceptors, ~70 s
+    python scripts/bench_session.py --rounds 3            # medians over 3 interleaved rounds
     python scripts/bench_session.py --targets fixgw --duration 5
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import statistics
 import json
 import os
 import pathlib
@@ -156,6 +159,7 @@ class PhaseResult:
     generator_cpu_pct: float
     acceptor_cpu_pct: float | None
     unexpected_messages: int
+    round: int = 1
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -408,44 +412,66 @@ def quickfix_python(explicit: str | None) -> str | None:
 # Driver
 # ---------------------------------------------------------------------------------------------
 
-async def bench_target(acceptor: AcceptorProcess, rates: list[int], duration: float,
-                       window: int, warmup: int) -> list[PhaseResult]:
-    session = Session(acceptor.host, acceptor.port, acceptor.proc.pid if acceptor.proc else None)
-    await session.connect()
-    try:
+async def bench_all(acceptors: list[AcceptorProcess], rates: list[int], duration: float,
+                    window: int, warmup: int, rounds: int) -> list[PhaseResult]:
+    """Interleave the acceptors phase by phase (A, B, then B, A next round), so that load from
+    other processes on the machine hits both sides alike; the idle acceptor costs nothing."""
+    sessions = {}
+    for acceptor in acceptors:
+        session = Session(acceptor.host, acceptor.port,
+                          acceptor.proc.pid if acceptor.proc else None)
+        await session.connect()
         await session.closed_loop(acceptor.name, window, duration=max(0.5, warmup / 20_000),
                                   max_messages=warmup)                 # warm-up, discarded
-        results = []
-        for rate in rates:
-            results.append(await session.open_loop(acceptor.name, rate, duration))
-        results.append(await session.closed_loop(acceptor.name, window, duration))
-        return results
+        sessions[acceptor.name] = session
+    results: list[PhaseResult] = []
+    try:
+        for round_no in range(1, rounds + 1):
+            order = list(sessions) if round_no % 2 else list(reversed(sessions))
+            for rate in rates:
+                for name in order:
+                    r = await sessions[name].open_loop(name, rate, duration)
+                    results.append(dataclasses.replace(r, round=round_no))
+            for name in order:
+                r = await sessions[name].closed_loop(name, window, duration)
+                results.append(dataclasses.replace(r, round=round_no))
     finally:
-        await session.close()
+        for session in sessions.values():
+            await session.close()
+    return results
 
 
 def format_table(results: list[PhaseResult]) -> str:
-    head = (f"{'acceptor':9} {'phase':14} {'sent':>7} {'recv':>7} {'msg/s':>8} {'p50 ms':>8} "
+    head = (f"{'acceptor':9} {'phase':14} {'#':>2} {'sent':>7} {'recv':>7} {'msg/s':>8} {'p50 ms':>8} "
             f"{'p99 ms':>8} {'p99.9 ms':>9} {'max ms':>8} {'gen cpu':>8} {'acc cpu':>8} {'other':>5}")
     rows = [head, "-" * len(head)]
     for r in results:
         acc = f"{r.acceptor_cpu_pct:7.0f}%" if r.acceptor_cpu_pct is not None else "     n/a"
-        rows.append(f"{r.target:9} {r.phase:14} {r.sent:7d} {r.received:7d} {r.throughput:8.0f} "
+        rows.append(f"{r.target:9} {r.phase:14} {r.round:2d} {r.sent:7d} {r.received:7d} {r.throughput:8.0f} "
                     f"{r.p50_ms:8.3f} {r.p99_ms:8.3f} {r.p999_ms:9.3f} {r.max_ms:8.2f} "
                     f"{r.generator_cpu_pct:7.0f}% {acc} {r.unexpected_messages:5d}")
     return "\n".join(rows)
 
 
 def format_ratios(results: list[PhaseResult]) -> str:
-    by = {(r.target, r.phase): r for r in results}
-    lines = ["fixgw / quickfix ratios (throughput: higher is better for fixgw; latency: lower):"]
-    for (target, phase), r in by.items():
-        if target != "fixgw" or ("quickfix", phase) not in by:
-            continue
-        q = by[("quickfix", phase)]
-        lines.append(f"  {phase:14} throughput x{r.throughput / q.throughput:5.2f}   "
-                     f"p50 x{r.p50_ms / q.p50_ms:5.2f}   p99 x{r.p99_ms / q.p99_ms:5.2f}   "
-                     f"p99.9 x{r.p999_ms / q.p999_ms:5.2f}")
+    """fixgw / quickfix per phase, on the median over rounds of each metric."""
+    def median(target: str, phase: str, metric: str) -> float | None:
+        values = [getattr(r, metric) for r in results if r.target == target and r.phase == phase]
+        return statistics.median(values) if values else None
+
+    phases = list(dict.fromkeys(r.phase for r in results))
+    lines = ["fixgw / quickfix (median over rounds; throughput >1 and latency <1 favour fixgw):"]
+    for phase in phases:
+        ratio = {}
+        for metric in ("throughput", "p50_ms", "p99_ms", "p999_ms"):
+            f, q = median("fixgw", phase, metric), median("quickfix", phase, metric)
+            if f is None or q is None or q == 0:
+                break
+            ratio[metric] = f / q
+        else:
+            lines.append(f"  {phase:14} throughput x{ratio['throughput']:5.2f}   "
+                         f"p50 x{ratio['p50_ms']:5.2f}   p99 x{ratio['p99_ms']:5.2f}   "
+                         f"p99.9 x{ratio['p999_ms']:5.2f}")
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
@@ -461,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quickfix-python", default=None,
                         help="python that can import quickfix (default: $FIXGW_QUICKFIX_PYTHON, "
                              "/work/qfvenv/bin/python, this python)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every phase this many times, alternating the acceptors")
     parser.add_argument("--json", type=pathlib.Path, help="also write results as JSON here")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
@@ -471,35 +499,36 @@ def main(argv: list[str] | None = None) -> int:
     results: list[PhaseResult] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-session-") as tmp:
+        acceptors: list[AcceptorProcess] = []
         for target in targets:
             workdir = pathlib.Path(tmp) / target
             workdir.mkdir()
             if target == "fixgw":
-                acceptor = fixgw_acceptor(workdir, args.fixgw_config)
+                acceptors.append(fixgw_acceptor(workdir, args.fixgw_config))
             elif target == "quickfix":
                 python = quickfix_python(args.quickfix_python)
                 if python is None:
                     notes.append("quickfix: not importable by any candidate python; skipped "
                                  "(pip install quickfix==1.16.0 in a venv, pass --quickfix-python)")
                     continue
-                acceptor = quickfix_acceptor(workdir, python)
+                acceptors.append(quickfix_acceptor(workdir, python))
             else:
                 parser.error(f"unknown target {target}")
-            acceptor.start()
-            try:
-                phase_results = asyncio.run(bench_target(acceptor, rates, args.duration,
-                                                         args.window, args.warmup))
-            finally:
+        try:
+            for acceptor in acceptors:
+                acceptor.start()
+            results = asyncio.run(bench_all(acceptors, rates, args.duration, args.window,
+                                            args.warmup, args.rounds))
+        finally:
+            for acceptor in acceptors:
                 acceptor.stop()
-            results += phase_results
-            notes.append(f"{target}: store + message log on; {acceptor.log_bytes() / 1e6:.1f} MB "
-                         f"written under its state/log directory")
-            print(format_table(phase_results), flush=True)
-            print(flush=True)
+        for acceptor in acceptors:
+            notes.append(f"{acceptor.name}: store + message log on; "
+                         f"{acceptor.log_bytes() / 1e6:.1f} MB written under its state/log dir")
 
     print(f"loopback, {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
           f"uvloop {'on' if uvloop else 'off'}; {args.duration:g} s per phase, "
-          f"closed-loop window {args.window}")
+          f"closed-loop window {args.window}, {args.rounds} round(s)")
     print(format_table(results))
     ratios = format_ratios(results)
     if ratios:
