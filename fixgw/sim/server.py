@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -35,6 +36,7 @@ from .wire import fmt
 
 log = logging.getLogger("fixgw.sim.server")
 ZERO = Decimal(0)
+_DECIMAL_PARAM = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 DEPTH_SUFFIXES = ("@depth", "@depth@100ms", "@depth@250ms", "@depth@500ms", "@depth@1000ms")
 
 
@@ -56,16 +58,14 @@ class Params:
         return v
 
     def dec(self, name: str) -> Decimal | None:
+        """Binance accepts ``^[0-9]{1,20}(\\.[0-9]{1,20})?$`` for prices and quantities: no sign,
+        no exponent, no NaN, which also keeps Decimal arithmetic bounded."""
         v = self.get(name)
         if v is None:
             return None
-        try:
-            d = Decimal(v)
-        except InvalidOperation:
-            raise E.illegal_param(name) from None
-        if not d.is_finite():
+        if not _DECIMAL_PARAM.match(v):
             raise E.illegal_param(name)
-        return d
+        return Decimal(v)
 
     def int(self, name: str, default: int | None = None) -> int | None:
         v = self.get(name)
@@ -766,6 +766,10 @@ class VenueServer:
             params = req.get("params") or []
         except (ValueError, AttributeError):
             conn.send(dumps({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}}))
+            return
+        if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+            conn.send(dumps({"error": {"code": 2, "msg": "Invalid request: 'params' must be a list of stream names"},
+                             "id": rid}))
             return
         if method == "SUBSCRIBE":
             for name in params:

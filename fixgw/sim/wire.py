@@ -12,6 +12,7 @@ from .protocol import Trade
 from .spec import SymbolSpec
 
 ZERO = Decimal(0)
+Q8 = Decimal("0.00000001")
 
 
 def fmt(d: Decimal | None) -> str:
@@ -87,7 +88,7 @@ def execution_report(ex: Execution, now: int) -> dict:
 def futures_order(o: Order) -> dict:
     return {
         "orderId": o.order_id, "symbol": o.market.symbol, "status": o.status,
-        "clientOrderId": o.client_order_id, "price": fmt(o.price), "avgPrice": fmt(o.avg_price),
+        "clientOrderId": o.client_order_id, "price": fmt(o.price), "avgPrice": fmt(o.avg_price.quantize(Q8)),
         "origQty": fmt(o.orig_qty), "executedQty": fmt(o.executed_qty), "cumQty": fmt(o.executed_qty),
         "cumQuote": fmt(o.cum_quote), "timeInForce": o.time_in_force, "type": o.type,
         "reduceOnly": o.reduce_only, "closePosition": False, "side": o.side, "positionSide": "BOTH",
@@ -109,7 +110,7 @@ def order_trade_update(ex: Execution, now: int) -> dict:
     o, f = ex.order, ex.fill
     return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": ex.time, "o": {
         "s": o.market.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": o.time_in_force,
-        "q": fmt(o.orig_qty), "p": fmt(o.price), "ap": fmt(o.avg_price), "sp": "0", "x": ex.exec_type,
+        "q": fmt(o.orig_qty), "p": fmt(o.price), "ap": fmt(o.avg_price.quantize(Q8)), "sp": "0", "x": ex.exec_type,
         "X": o.status, "i": o.order_id, "l": fmt(f.qty if f else ZERO), "z": fmt(o.executed_qty),
         "L": fmt(f.price if f else ZERO), "N": f.commission_asset if f else "USDT",
         "n": fmt(f.commission if f else ZERO), "T": ex.time, "t": f.trade_id if f else 0,
@@ -165,7 +166,7 @@ def ticker_24h(m: SymbolSpec, st: MarketStats, ref: Decimal, bid, ask, now: int)
     open_ = st.open if st.open is not None else last
     change = last - open_
     pct = (change / open_ * 100).quantize(Decimal("0.001")) if open_ else ZERO
-    vwap = st.quote_volume / st.volume if st.volume else last
+    vwap = (st.quote_volume / st.volume).quantize(Q8) if st.volume else last
     d = {"symbol": m.symbol, "priceChange": fmt(change), "priceChangePercent": fmt(pct),
          "weightedAvgPrice": fmt(vwap), "lastPrice": fmt(last), "lastQty": fmt(st.last_qty),
          "openPrice": fmt(open_), "highPrice": fmt(st.high if st.high is not None else last),

@@ -181,3 +181,35 @@ def test_second_account_trades_against_the_demo_account():
         finally:
             await other.close()
     run(with_venue(body))
+
+
+def test_malformed_parameters_get_binance_errors():
+    async def body(venue, ex):
+        import aiohttp
+        from urllib.parse import urlencode
+
+        from fixgw.sim.auth import sign
+
+        async def post(**params):
+            params.setdefault("timestamp", int(time.time() * 1000))
+            q = urlencode(params)
+            q += "&signature=" + sign(q, venue.spec.api_secret)
+            async with s.post(venue.base_url + "/api/v3/order", data=q,
+                              headers={"X-MBX-APIKEY": venue.spec.api_key,
+                                       "Content-Type": "application/x-www-form-urlencoded"}) as r:
+                return r.status, (await r.json()).get("code")
+
+        base = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "0.01", "price": "59000"}
+        async with aiohttp.ClientSession() as s:
+            assert await post(**{**base, "quantity": "1e5"}) == (400, -1100)
+            assert await post(**{**base, "price": "NaN"}) == (400, -1100)
+            assert await post(**{k: v for k, v in base.items() if k != "side"}) == (400, -1102)
+            assert await post(**{**base, "type": "STOP"}) == (400, -1116)
+            assert await post(**{**base, "side": "HOLD"}) == (400, -1117)
+            assert await post(**{**base, "timeInForce": "DAY"}) == (400, -1115)
+            assert await post(**{**base, "recvWindow": 100000}) == (400, -1131)
+            assert await post(**{**base, "symbol": "BTCUSDX"}) == (400, -1121)
+            assert await post(**base) == (200, None)
+            assert len(venue.exchange.open_orders("demo")) == 1     # none of the bad ones rested
+    run(with_venue(body))
