@@ -27,7 +27,8 @@ class OmsTca:
         arrival = order.arrival_price or getattr(scheduler, "arrival_mid", None)
         if self.store is not None and scheduler is not None:
             try:
-                self.store.save_trace(order.order_id, scheduler.trace())
+                final = manager.market.snapshot(order.symbol, now)
+                self.store.save_trace(order.order_id, scheduler.trace(final))
             except Exception:       # TCA must never disturb the order path
                 log.exception("could not save the execution trace of %s", order.order_id)
         if arrival is None or arrival <= 0:

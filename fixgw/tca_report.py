@@ -87,7 +87,10 @@ def analyze(parent: ParentRecord, fills: Sequence[FillRecord],
                              last.traded_notional)
         if vwap is not None and avg is not None:
             slip = slippage_bps(parent.side, avg, vwap)
-        part = participation(filled, last.traded_volume - first.traded_volume)
+        market_volume = last.traded_volume - first.traded_volume
+        # our prints are market volume too: less than our fill means the trace ends before
+        # the trade stream caught up, so the share would be meaningless
+        part = participation(filled, market_volume) if market_volume >= filled else None
     dev = schedule_deviation(parent.quantity, [(s.filled, s.planned) for s in samples
                                                if s.planned is not None])
     return OrderTca(parent, filled, avg, fees, end_price, source, shortfall, vwap, slip, part,

@@ -115,10 +115,16 @@ class BaseScheduler(ABC):
         self.plan(now, market)
         return self.on_timer(now, market)
 
-    def trace(self) -> ExecutionTrace:
-        """Market path, schedule and fills so far (the OMS journals it when the parent ends)."""
+    def trace(self, market: MarketSnapshot | None = None) -> ExecutionTrace:
+        """Market path, schedule and fills so far (the OMS journals it when the parent ends);
+        ``market``, the snapshot at the end, closes the path (interval VWAP, participation)."""
+        samples = list(self.samples)
+        if market is not None and (not samples or market.time > samples[-1].time):
+            samples.append(MarketSample(market.time, market.mid, market.traded_volume,
+                                        market.traded_notional, self.filled,
+                                        self.planned_quantity(market.time)))
         return ExecutionTrace(self.parent.parent_id, self.parent.strategy, self.arrival_mid,
-                              tuple(self.samples), tuple(self.fills))
+                              tuple(samples), tuple(self.fills))
 
     def _sample(self, now: float, market: MarketSnapshot) -> None:
         if self.samples and now - self.samples[-1].time < self.settings.trace_seconds:

@@ -102,3 +102,11 @@ def test_tca_command_without_database_is_a_clear_error(tmp_path, capsys):
     configure_parser(parser)
     assert tca_command(parser.parse_args(["--db", str(tmp_path / "none.db")])) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_participation_is_not_reported_when_the_trace_misses_our_own_prints():
+    trace = make_trace(D(10))
+    parent = ParentRecord("O-1", "BTC/USDT", Side.BUY, "TWAP", None, D(200), D("100.1"), T0,
+                          T0 + 100, T0 + 100, "FILLED")
+    fills = [FillRecord("O-1", T0 + 10, "a", D("100.1"), D(150), D(0))]   # > 100 market volume
+    assert analyze(parent, fills, trace).participation is None
