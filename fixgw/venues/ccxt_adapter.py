@@ -368,6 +368,7 @@ class CcxtVenueAdapter:
                                              price, params, orders=1)
                 return self._record(self._order_update(kind, order, request.client_order_id))
             except VenueError:
+                self._forget_unsent(request.client_order_id)   # our limiter refused: never sent
                 raise
             except Exception as exc:
                 last_exc = exc
@@ -383,8 +384,15 @@ class CcxtVenueAdapter:
                     if attempt + 1 < attempts:
                         self.stats.submit_retries += 1
                         continue
+                else:
+                    self._forget_unsent(request.client_order_id)  # refused by the venue
                 raise venue_error(self.name, exc, self._secrets) from None
         raise venue_error(self.name, last_exc or RuntimeError("submit failed"), self._secrets)
+
+    def _forget_unsent(self, client_order_id: str) -> None:
+        tracked = self._orders.get(client_order_id)
+        if tracked is not None and tracked.last is None:
+            del self._orders[client_order_id]
 
     def _validate(self, request: VenueOrderRequest) -> None:
         if not isinstance(request.quantity, Decimal) or not request.quantity.is_finite() or request.quantity <= 0:
@@ -758,3 +766,6 @@ class CcxtVenueAdapter:
                     update = await self.fetch_order(t.request.client_order_id, symbol)
                 if update is not None:
                     self._deliver_update(kind, update, "poll")
+                elif t.last is None and self._now_ms() - t.submitted_ms > 60_000:
+                    # a submit that failed in transit and never reached the venue
+                    self._orders.pop(t.request.client_order_id, None)

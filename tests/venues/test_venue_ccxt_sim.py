@@ -392,3 +392,29 @@ def test_streams_recover_after_venue_restart_spot_and_perp():
             await adapter.close()
             await venue.stop()
     run(main())
+
+
+def test_submit_retried_after_timeout_creates_one_order():
+    from dataclasses import replace as dc_replace
+
+    async def main():
+        venue, adapter, events = await venue_and_adapter(timeout_ms=300)
+        try:
+            spec = venue.server.spec
+            venue.server.spec = dc_replace(spec, request_latency_ms=600)   # this request is slow
+
+            async def heal():
+                await asyncio.sleep(0.1)
+                venue.server.spec = spec
+            healer = asyncio.create_task(heal())
+            u = await adapter.submit(req("to-1", qty="0.1", price="59000"))
+            await healer
+            assert u.state is VenueOrderState.OPEN and u.client_order_id == "to-1"
+            assert adapter.stats.submit_retries == 1
+            await asyncio.sleep(0.7)   # the slow original has now reached the venue too
+            open_orders = await adapter.fetch_open_orders("BTC/USDT")
+            assert [o.client_order_id for o in open_orders] == ["to-1"]
+        finally:
+            await adapter.close()
+            await venue.stop()
+    run(main())
