@@ -247,16 +247,18 @@ class Exchange:
             self._check_futures(order)
         elif not house:
             self._lock_spot(order, book)
-        if tif == FOK and self._fillable(order, book) < order.orig_qty:
-            self._register(order)
-            order.status = "EXPIRED"
-            self._release(order)
-            self._emit(Execution(order, "NEW", None, now))
-            self._emit(Execution(order, "EXPIRED", None, now))
-            self._flush_touched()
-            return order, []
         self._register(order)
         self._emit(Execution(order, "NEW", None, now))
+        return order, self._submit(order, book, now)
+
+    def _submit(self, order: Order, book: OrderBook, now: int) -> list[Fill]:
+        """Match an accepted (registered, NEW already reported) order and rest what may rest."""
+        if order.time_in_force == FOK and self._fillable(order, book, order.remaining) < order.remaining:
+            order.status = "EXPIRED"
+            self._release(order)
+            self._emit(Execution(order, "EXPIRED", None, now))
+            self._flush_touched()
+            return []
         fills = self._match(order, book, now)
         if order.type == MARKET and order.quote_order_qty:
             if order.status != "EXPIRED_IN_MATCH":
@@ -265,12 +267,11 @@ class Exchange:
                 order.status = "FILLED" if order.executed_qty and spent_enough else "EXPIRED"
                 if order.status == "EXPIRED":
                     self._emit(Execution(order, "EXPIRED", None, now))
-            self._release(order)
         elif order.status in OPEN_STATUSES and order.remaining > ZERO:
-            if order_type in (LIMIT, LIMIT_MAKER) and tif in (GTC, GTX):
+            if order.type in (LIMIT, LIMIT_MAKER) and order.time_in_force in (GTC, GTX):
                 book.add(order)
                 order.on_book = True
-                self._open_by_account.setdefault(account, {})[order.order_id] = order
+                self._open_by_account.setdefault(order.account, {})[order.order_id] = order
             else:
                 order.status = "EXPIRED"
                 self._release(order)
@@ -278,7 +279,59 @@ class Exchange:
         if order.type == MARKET:
             self._release(order)      # whatever the estimate locked beyond the fills
         self._flush_touched()
-        return order, fills
+        return fills
+
+    def modify_futures_order(self, account: str, market: SymbolSpec, order_id: int | None,
+                             client_order_id: str | None, side: str, quantity: Decimal | None,
+                             price: Decimal | None) -> Order:
+        """Binance futures ``PUT /fapi/v1/order``: same order id, new price / quantity; it loses
+        its time priority and may trade at once if the new price crosses."""
+        order = self.find_order(account, market, order_id, client_order_id)
+        if order is None or not order.is_open:
+            raise E.order_does_not_exist()
+        if order.type != LIMIT or (side or "").upper() != order.side:
+            raise E.BinanceError(-4028 if order.type != LIMIT else -1117,
+                                 "Order type not supported for modification." if order.type != LIMIT else "Invalid side.")
+        price = self._check_price(market, LIMIT, price, order.house)
+        qty, _ = self._check_quantity(market, LIMIT, quantity, None, order.house)
+        if qty <= order.executed_qty:
+            raise E.BinanceError(-4036, "Quantity must be greater than the executed quantity.")
+        book = self.books[market.market_id]
+        if order.time_in_force == GTX:
+            best = book.best_ask() if order.side == BUY else book.best_bid()
+            if best is not None and ((order.side == BUY and price >= best) or (order.side == SELL and price <= best)):
+                raise E.futures_post_only_rejected()
+        if not order.house:
+            self._open_by_account[account].pop(order.order_id)       # not counted twice in the check
+            try:
+                probe = Order(0, market, account, order.side, LIMIT, order.time_in_force, price,
+                              qty - order.executed_qty, "", 0, 0, reduce_only=order.reduce_only)
+                self._check_futures(probe)
+            finally:
+                self._open_by_account[account][order.order_id] = order
+        self._take_off(order)
+        order.price, order.orig_qty = price, qty
+        order.update_time = self.now_ms()
+        self._emit(Execution(order, "AMENDMENT", None, order.update_time))
+        self._submit(order, book, order.update_time)
+        return order
+
+    def cancel_replace(self, account: str, market: SymbolSpec, cancel_order_id: int | None,
+                       cancel_client_id: str | None, new_order: dict, mode: str = "STOP_ON_FAILURE"
+                       ) -> tuple[Order | None, E.BinanceError | None, tuple[Order, list[Fill]] | None,
+                                  E.BinanceError | None]:
+        """Spot ``order/cancelReplace``: (cancelled, cancel error, (new order, fills), new-order error)."""
+        cancelled = cancel_err = placed = place_err = None
+        try:
+            cancelled = self.cancel_order(account, market, cancel_order_id, cancel_client_id)
+        except E.BinanceError as exc:
+            cancel_err = exc
+        if cancel_err is None or mode == "ALLOW_FAILURE":
+            try:
+                placed = self.place_order(account, market, **new_order)
+            except E.BinanceError as exc:
+                place_err = exc
+        return cancelled, cancel_err, placed, place_err
 
     def cancel_order(self, account: str, market: SymbolSpec, order_id: int | None,
                      client_order_id: str | None, cancel_client_id: str | None = None) -> Order:

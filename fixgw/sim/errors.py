@@ -11,14 +11,17 @@ class BinanceError(Exception):
     """An error the venue answers with ``{"code": code, "msg": msg}`` and an HTTP status."""
 
     def __init__(self, code: int, msg: str, http_status: int = 400,
-                 retry_after: int | None = None) -> None:
+                 retry_after: int | None = None, data: dict | None = None) -> None:
         super().__init__(msg)
         self.code = code
         self.msg = msg
         self.http_status = http_status
         self.retry_after = retry_after
+        self.data = data
 
     def body(self) -> dict:
+        if self.data is not None:
+            return {"code": self.code, "msg": self.msg, "data": self.data}
         return {"code": self.code, "msg": self.msg}
 
     def with_retry(self, seconds: float) -> "BinanceError":

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any, Callable, Mapping
 
@@ -147,10 +147,10 @@ class MarketModel:
         self.venue = venue
         self.world = world or MarketWorld()
         ticks = {s.market_id: exchange.tick_size(s.market_id) for s in params.symbols}
-        self.params = params.with_ticks(ticks)
         # the model acts every dt (a whole number of BASE_STEPs); randomness is drawn per BASE_STEP
         self._sub = max(1, int(round(params.step_seconds / BASE_STEP)))
         self.dt = self._sub * BASE_STEP
+        self.params = replace(params.with_ticks(ticks), step_seconds=self.dt)
         self._origin: float | None = None
         self._index = 0                                      # last grid step processed
         self._books: dict[str, _Book] = {}

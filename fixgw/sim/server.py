@@ -242,6 +242,7 @@ class VenueServer:
             R("GET", "/api/v3/klines", lambda p, a: [], weight=2),
             R("POST", "/api/v3/order", lambda p, a: self.new_order(p, a, False), signed=True, orders=1),
             R("POST", "/api/v3/order/test", lambda p, a: {}, signed=True),
+            R("POST", "/api/v3/order/cancelReplace", lambda p, a: self.cancel_replace(p, a), signed=True, orders=1),
             R("GET", "/api/v3/order", lambda p, a: self.query_order(p, a, False), weight=4, signed=True),
             R("DELETE", "/api/v3/order", lambda p, a: self.cancel(p, a, False), signed=True),
             R("GET", "/api/v3/openOrders", lambda p, a: self.open_orders(p, a, False), weight=6, signed=True),
@@ -266,6 +267,7 @@ class VenueServer:
             R("POST", "/fapi/v1/order", lambda p, a: self.new_order(p, a, True), signed=True, orders=1),
             R("GET", "/fapi/v1/order", lambda p, a: self.query_order(p, a, True), signed=True),
             R("DELETE", "/fapi/v1/order", lambda p, a: self.cancel(p, a, True), signed=True),
+            R("PUT", "/fapi/v1/order", lambda p, a: self.modify_futures(p, a), signed=True, orders=1),
             R("GET", "/fapi/v1/openOrders", lambda p, a: self.open_orders(p, a, True), signed=True),
             R("DELETE", "/fapi/v1/allOpenOrders", lambda p, a: self.cancel_all(p, a, True), signed=True),
             R("GET", "/fapi/v1/allOrders", lambda p, a: self.all_orders(p, a, True), weight=5, signed=True),
@@ -407,6 +409,42 @@ class VenueServer:
             return {"symbol": m.symbol, "orderId": order.order_id, "orderListId": -1,
                     "clientOrderId": order.client_order_id, "transactTime": order.update_time}
         return wire.spot_order(order, fills if resp_type == "FULL" else None)
+
+    def cancel_replace(self, p: Params, account: str) -> dict:
+        m = self._market(p, False)
+        mode = (p.get("cancelReplaceMode") or "").upper()
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise E.mandatory_param("cancelReplaceMode")
+        cancel_id, cancel_client = p.int("cancelOrderId"), p.get("cancelOrigClientOrderId")
+        if cancel_id is None and cancel_client is None:
+            raise E.BinanceError(-1102, "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!")
+        new_order = dict(side=p.req("side"), order_type=p.req("type"), quantity=p.dec("quantity"),
+                         price=p.dec("price"), time_in_force=p.get("timeInForce"),
+                         client_order_id=p.get("newClientOrderId"), quote_order_qty=p.dec("quoteOrderQty"))
+        cancel_client_id = p.get("cancelNewClientOrderId") or f"cancel{secrets.token_hex(8)}"
+        cancelled, cancel_err, placed, place_err = self.exchange.cancel_replace(
+            account, m, cancel_id, cancel_client, new_order, mode)
+        data = {"cancelResult": "FAILURE" if cancel_err else "SUCCESS",
+                "newOrderResult": "FAILURE" if place_err else ("SUCCESS" if placed else "NOT_ATTEMPTED"),
+                "cancelResponse": cancel_err.body() if cancel_err else wire.spot_cancel(cancelled, cancel_client_id),
+                "newOrderResponse": place_err.body() if place_err else (
+                    wire.spot_order(placed[0], placed[1]) if placed else None)}
+        if cancel_err and place_err is None and placed is None:
+            raise E.BinanceError(-2022, "Order cancel-replace failed.", data=data)
+        if cancel_err or place_err:
+            if cancel_err and place_err:
+                raise E.BinanceError(-2022, "Order cancel-replace failed.", data=data)
+            raise E.BinanceError(-2021, "Order cancel-replace partially failed.", 409, data=data)
+        return data
+
+    def modify_futures(self, p: Params, account: str) -> dict:
+        m = self._market(p, True)
+        order_id, client_id = p.int("orderId"), p.get("origClientOrderId")
+        if order_id is None and client_id is None:
+            raise E.BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        order = self.exchange.modify_futures_order(account, m, order_id, client_id, p.req("side"),
+                                                   p.dec("quantity"), p.dec("price"))
+        return wire.futures_order(order)
 
     def _find(self, p: Params, account: str, m: SymbolSpec) -> Order:
         order_id = p.int("orderId")

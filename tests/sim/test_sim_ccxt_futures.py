@@ -138,3 +138,17 @@ def test_futures_book_stream_follows_the_engine():
         assert ob["bids"][0][0] == float(bids[0][0] + 1)
         assert ob["nonce"] == venue.exchange.books["BTCUSDT_PERP"].update_id
     run(with_venue(body))
+
+
+def test_edit_order_modifies_in_place():
+    async def body(venue, fx):
+        await fx.load_markets()
+        o = await fx.create_order(PERP, "limit", "buy", 0.01, 59000)
+        e = await fx.edit_order(o["id"], PERP, "limit", "buy", 0.02, 59500)
+        assert e["id"] == o["id"] and e["price"] == 59500 and e["amount"] == 0.02 and e["status"] == "open"
+        [open_order] = await fx.fetch_open_orders(PERP)
+        assert open_order["price"] == 59500
+        best_ask = (await fx.fetch_order_book(PERP))["asks"][0][0]
+        crossed = await fx.edit_order(o["id"], PERP, "limit", "buy", 0.02, best_ask)
+        assert crossed["status"] == "closed" and crossed["filled"] == 0.02
+    run(with_venue(body))

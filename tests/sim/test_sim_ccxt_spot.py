@@ -213,3 +213,19 @@ def test_malformed_parameters_get_binance_errors():
             assert await post(**base) == (200, None)
             assert len(venue.exchange.open_orders("demo")) == 1     # none of the bad ones rested
     run(with_venue(body))
+
+
+def test_edit_order_is_cancel_replace():
+    async def body(venue, ex):
+        await ex.load_markets()
+        o = await ex.create_order("BTC/USDT", "limit", "buy", 0.1, 59000)
+        e = await ex.edit_order(o["id"], "BTC/USDT", "limit", "buy", 0.2, 58000)
+        assert e["id"] != o["id"] and e["status"] == "open" and e["price"] == 58000 and e["amount"] == 0.2
+        assert (await ex.fetch_order(o["id"], "BTC/USDT"))["status"] == "canceled"
+        assert (await ex.fetch_balance())["USDT"]["used"] == 0.2 * 58000
+        try:
+            await ex.edit_order(o["id"], "BTC/USDT", "limit", "buy", 0.2, 58000)   # already cancelled
+            raise AssertionError("replacing a cancelled order succeeded")
+        except ccxt.BadResponse as err:        # ccxt's spot mapping of -2022
+            assert "-2022" in str(err) and "-2011" in str(err)
+    run(with_venue(body))
