@@ -34,6 +34,7 @@ import argparse
 import dataclasses
 import datetime as _dt
 import pathlib
+import random
 import re
 import select
 import socket
@@ -521,12 +522,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to sleep after the probe connection (Runner.rb: 0.1)")
     parser.add_argument("--strict-values", action="store_true",
                         help="compare whole values instead of the text between the 1st and 2nd '='")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the whole list this many times against the same acceptor")
+    parser.add_argument("--shuffle", type=int, metavar="SEED", default=None,
+                        help="run the scripts in a random order (seeded) to expose state leaks")
     parser.add_argument("scripts", nargs="*", type=pathlib.Path,
                         help="scripts to run (default: all 60 bundled scripts)")
     args = parser.parse_args(argv)
     options = dataclasses.replace(RunnerOptions(), read_timeout=args.read_timeout,
                                   pause=args.pause, strict_values=args.strict_values)
-    scripts = args.scripts or default_scripts()
+    scripts = list(args.scripts or default_scripts()) * max(1, args.repeat)
+    if args.shuffle is not None:
+        random.Random(args.shuffle).shuffle(scripts)
 
     def report(result: ScriptResult) -> None:
         print(result.describe(), flush=True)

@@ -10,6 +10,7 @@ end in a disconnect, not a hang or an out-of-memory process. Every socket read h
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 import random
 import select
@@ -32,7 +33,7 @@ if gateway_process is None:
     sys.modules["conformance_gateway_process"] = gateway_process
     _spec.loader.exec_module(gateway_process)
 
-SEED = 20240607
+SEED = int(os.environ.get("FIXGW_FUZZ_SEED", "20240607"))   # override to explore other seeds
 MUTATIONS_PER_WORKER = 1200          # 3 workers: 3,600 mutated messages in total
 PING_DEADLINE_S = 3.0                # the healthy session must answer each TestRequest by then
 
