@@ -305,3 +305,39 @@ def test_garbage_before_logon_gets_no_session(gateway, payload):
         # Not a Logon reply: garbage must never establish a session.
         assert b"\x0135=A\x01" not in data
     check_clean_session(gateway)
+
+
+@pytest.mark.timeout(60)
+def test_idle_unauthenticated_connections_are_bounded_and_timed_out(gateway):
+    """sessions/conformance.yaml: at most 64 connections without a Logon (extra ones closed at
+    once), and a connection that never logs on is closed after logon_timeout_s (10 s)."""
+    healthy = healthy_client(gateway, "TW")
+    socks = [socket.create_connection((gateway.host, gateway.port), timeout=5) for _ in range(100)]
+    try:
+        def closed(sock: socket.socket) -> bool:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False
+            try:
+                return not sock.recv(4096)
+            except OSError:
+                return True
+
+        gone: set[int] = set()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and len(gone) < 100 - 64:
+            gone |= {i for i, s in enumerate(socks) if i not in gone and closed(s)}
+            time.sleep(0.05)
+        assert len(gone) >= 100 - 64, f"only {len(gone)} of 100 idle connections were refused"
+        ping(healthy, "DURING-IDLE")                       # the live session is unaffected
+        deadline = time.monotonic() + 14                   # logon_timeout_s 10 + slack
+        while time.monotonic() < deadline and len(gone) < 100:
+            gone |= {i for i, s in enumerate(socks) if i not in gone and closed(s)}
+            time.sleep(0.1)
+        assert len(gone) == 100, f"{100 - len(gone)} idle connections outlived the logon timeout"
+    finally:
+        for s in socks:
+            s.close()
+    ping(healthy, "AFTER-IDLE")
+    healthy.logout(timeout=3)
+    check_clean_session(gateway)
