@@ -32,9 +32,10 @@ class Inbox:
 
 class OrderClient:
     def __init__(self, host: str, port: int, *, sender: str = "OMS", target: str = "FIXGW",
-                 reset_on_logon: bool = True, heartbeat: int = 30):
+                 reset_on_logon: bool = True, heartbeat: int = 30, seq_file=None):
         self.fix = FixClient(ClientConfig(host=host, port=port, sender=sender, target=target,
-                                          reset_on_logon=reset_on_logon, heartbeat=heartbeat))
+                                          reset_on_logon=reset_on_logon, heartbeat=heartbeat,
+                                          seq_file=seq_file))
         self.inbox = Inbox()
         self._seen = 0
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time as _time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -88,6 +90,7 @@ class OrderRuntime:
     timer: asyncio.TimerHandle | None = None
     venue_error_kinds: list[VenueErrorKind] = field(default_factory=list)
     routing: bool = False                 # a routing task is placing children right now
+    reroute: bool = False                 # restart: children that never left us are re-routed
     algo: object | None = None            # fixgw.oms.algo_host.AlgoRun
 
 
@@ -97,7 +100,7 @@ class OrderManager:
     def __init__(self, *, journal: Journal, clock: Clock, venues: Mapping[str, VenueAdapter],
                  router, market: MarketView, config: OmsConfig | None = None, risk=None,
                  drop_copy=None, algo_factory: Callable | None = None,
-                 tca: Callable | None = None):
+                 tca: Callable | None = None, crash_at: str | None = None):
         self.journal = journal
         self.clock = clock
         self.venues = dict(venues)
@@ -119,6 +122,7 @@ class OrderManager:
         self.instance = journal.instance
         self.listeners: list[Callable[[str, str, list], None]] = []  # (session_key, msg_type, body)
         self.kill_switch = None   # KillSwitchController (H8), set by the service
+        self._crash_at = crash_at  # fault injection for the crash tests (FIXGW_CRASH_AT)
         for v in self.venues.values():
             v.on_event(self.on_venue_event)
 
@@ -223,6 +227,7 @@ class OrderManager:
                 self._report(order, ExecType.REJECTED, ord_rej_reason=problem[0], text=problem[1])
                 return
             self.journal.save_order(order)
+        self._crash_point("after_order_journaled")
         self._arm_expiry(order)
         if order.is_algo:
             self.runtime[order.order_id].algo = algo
@@ -608,6 +613,10 @@ class OrderManager:
             self._close(order, rt.algo.terminal_event(), rt.algo.terminal_text())
             return
         # a DMA order whose children are all done and that is not filled
+        if rt.reroute and order.leaves_qty > 0:
+            rt.reroute = False
+            self._spawn(self._route(order, order.leaves_qty))
+            return
         if order.leaves_qty > 0 and order.status is not OrdStatus.PENDING_NEW:
             if order.tif in (TimeInForce.IOC, TimeInForce.FOK) or order.ord_type is OrdType.MARKET \
                     or not order.children or rt.venue_reasons:
@@ -865,6 +874,7 @@ class OrderManager:
                 return
             self._child_rejected(child, f"{child.venue}: {type(e).__name__}: {e}", None)
             return
+        self._crash_point("after_child_sent")
         crt.submit_done = True
         self._apply_update(child, update)
         if crt.cancel_wanted and not child.state.done:
@@ -938,6 +948,10 @@ class OrderManager:
     def on_venue_event(self, event: VenueEvent) -> None:
         try:
             child = self.children.get(event.client_order_id)
+            if child is None and event.venue_order_id:
+                child = next((c for c in self.children.values()
+                              if c.venue == event.venue
+                              and c.venue_order_id == event.venue_order_id), None)
             if child is None:
                 log.debug("venue event for unknown child %s ignored", event.client_order_id)
                 return
@@ -984,6 +998,7 @@ class OrderManager:
         # keeps TCA (which writes its own table) outside the journal's transaction
         if self.journal.has_fill(fill.venue, fill.trade_id):
             return  # already booked (stream + REST, or reconciliation)
+        self._crash_point("before_fill_journaled")
         now = self.clock.now()
         exec_id = self._new_exec_id()
         child.filled += fill.quantity
@@ -1129,6 +1144,12 @@ class OrderManager:
 
     # =========================================================================================
     # ids, tasks, helpers
+
+    def _crash_point(self, name: str) -> None:
+        """Die here like a SIGKILL would (crash tests only: FIXGW_CRASH_AT=<name>)."""
+        if self._crash_at == name:
+            log.critical("crash point %s: killing the gateway", name)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _new_order_id(self) -> str:
         return f"{self.instance}-{self.journal.next_id('order')}"

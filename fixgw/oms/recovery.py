@@ -30,8 +30,9 @@ async def reconcile(manager, orders: list[ClientOrder]) -> dict[str, int]:
     by_venue_symbol: dict[tuple[str, str], int] = {}
     for order in orders:
         for child in list(order.children.values()):
-            if child.state.done:
-                continue
+            if child.state is ChildState.REJECTED or (child.state.done
+                                                      and child.filled >= child.quantity):
+                continue   # nothing the venue could still tell us about it
             stats["children_checked"] += 1
             venue = manager.venues.get(child.venue)
             if venue is None:
@@ -48,8 +49,14 @@ async def reconcile(manager, orders: list[ClientOrder]) -> dict[str, int]:
             crt.submit_done = True
             if update is None:
                 stats["never_sent"] += 1
+                # never left us: the order's quantity is still ours to route (a new child with
+                # a new id, so nothing is ever sent twice)
+                rt = manager.runtime[order.order_id]
+                rt.reroute = not order.is_algo
+                reasons = list(rt.venue_reasons)
                 manager._child_rejected(child, f"{child.venue}: never reached the venue "
                                         f"(gateway restarted)", None)
+                rt.venue_reasons[:] = reasons
             else:
                 manager._apply_update(child, update)
             key = (child.venue, child.symbol)
@@ -70,8 +77,12 @@ async def reconcile(manager, orders: list[ClientOrder]) -> dict[str, int]:
         except Exception as e:
             log.warning("reconcile: trade history of %s %s unavailable: %s", venue_name, symbol, e)
             continue
+        by_venue_id = {(c.venue, c.venue_order_id): c for o in orders
+                       for c in o.children.values() if c.venue_order_id}
         for fill in fills:
-            child = manager.children.get(fill.client_order_id)
+            # a venue's trade history may carry only its own order id, not ours
+            child = manager.children.get(fill.client_order_id) or \
+                by_venue_id.get((fill.venue, fill.venue_order_id))
             if child is None or manager.journal.has_fill(fill.venue, fill.trade_id):
                 continue
             manager._apply_fill(child, fill)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -86,7 +87,8 @@ class GatewayService:
             journal=self.journal, clock=ctx.clock, venues={}, router=None, market=None,
             config=config.oms, risk=self.risk, drop_copy=self.drop_copy,
             algo_factory=lambda order, mgr: AlgoRun.build(order, mgr, _algo_settings(config)),
-            tca=OmsTca(TcaStore(ctx.database_path)))
+            tca=OmsTca(TcaStore(ctx.database_path)),
+            crash_at=os.environ.get("FIXGW_CRASH_AT") or None)
         self.application = DropCopyGuard(_LateBoundApplication(self.manager))
         self.reconciliation: dict[str, int] | None = None
 
