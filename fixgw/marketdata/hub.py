@@ -82,7 +82,7 @@ class MarketDataHub:
             venues = {v.name: v for v in venues}
         self._venues: dict[str, MarketSource] = dict(venues)
         self._symbols: dict[str, tuple[str, ...]] = {
-            v: tuple(symbols.get(v, ())) if symbols is not None else tuple(getattr(src, "symbols", ()) or ())
+            v: tuple(symbols.get(v, ())) if symbols is not None else _configured_symbols(src)
             for v, src in self._venues.items()}
         self._clock = clock or LiveClock()
         self.config = config
@@ -283,6 +283,14 @@ class MarketDataHub:
                 self._log.debug("market data: %s %s trades: %s", venue, symbol, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+def _configured_symbols(src: Any) -> tuple[str, ...]:
+    """The venue's configured symbols; never every market a real exchange lists."""
+    config = getattr(src, "config", None)
+    if config is not None:
+        return tuple(getattr(config, "symbols", ()) or ())
+    return tuple(getattr(src, "symbols", ()) or ())
 
 
 def _levels(side: Any, depth: int) -> list[Level]:
