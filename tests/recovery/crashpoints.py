@@ -1,0 +1,78 @@
+"""Fault injection for the crash tests (test-only; never imported by fixgw itself).
+
+The gateway YAML of the crash tests names ``application: crashpoints:build_service``: the real
+order service (``fixgw.oms.service:build_service``) whose venue adapters / fill intake are
+wrapped, once the service has started and reconciled, so that the process SIGKILLs itself at
+the moment named by ``FIXGW_TEST_CRASH_AT``:
+
+- ``before-submit``: the NewOrderSingle and its children are journaled, no child has reached
+  a venue yet (the first ``submit`` call dies before sending);
+- ``after-submit``: the first child was accepted by its venue (its fills may or may not have
+  been seen), nothing about it reported upstream yet;
+- ``fill-before-er``: a venue fill arrived (stream or REST) and dies before it is booked or
+  any ExecutionReport for it goes out;
+- ``fill-journaled``: a venue fill was booked and its ExecutionReport handed to the session in
+  the same event-loop turn; dies before the loop turn ends.
+
+Without the variable the service is unchanged (the restarted gateway runs that way).
+"""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from fixgw.oms.service import build_service as _build_service
+
+CRASH_ENV = "FIXGW_TEST_CRASH_AT"
+MARKER_ENV = "FIXGW_TEST_CRASH_MARKER"
+POINTS = ("before-submit", "after-submit", "fill-before-er", "fill-journaled")
+
+
+def _die(point: str) -> None:
+    marker = os.environ.get(MARKER_ENV)
+    if marker:
+        Path(marker).write_text(point)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def build_service(ctx):
+    service = _build_service(ctx)
+    point = os.environ.get(CRASH_ENV)
+    if not point:
+        return service
+    if point not in POINTS:
+        raise ValueError(f"{CRASH_ENV}={point!r}: expected one of {', '.join(POINTS)}")
+    original_start = service.start
+
+    async def start() -> None:
+        await original_start()
+        _arm(service.manager, point)
+
+    service.start = start
+    return service
+
+
+def _arm(manager, point: str) -> None:
+    if point in ("before-submit", "after-submit"):
+        for adapter in manager.venues.values():
+            original = adapter.submit
+
+            async def submit(request, _original=original):
+                if point == "before-submit":
+                    _die(point)
+                update = await _original(request)
+                _die(point)
+                return update
+
+            adapter.submit = submit
+    else:
+        original_fill = manager._apply_fill
+
+        def apply_fill(child, fill):
+            if point == "fill-before-er":
+                _die(point)
+            original_fill(child, fill)
+            _die(point)
+
+        manager._apply_fill = apply_fill
