@@ -608,7 +608,18 @@ class Exchange:
     # --- bookkeeping ----------------------------------------------------------------------
     def _register(self, order: Order) -> None:
         self.orders[order.order_id] = order
-        self._by_client_id[(order.account, order.market_id, order.client_order_id)] = order.order_id
+        if not order.house:
+            self._by_client_id[(order.account, order.market_id, order.client_order_id)] = order.order_id
+        elif len(self.orders) > self._prune_at:
+            self._prune_house_orders()
+
+    _prune_at = 50_000
+
+    def _prune_house_orders(self) -> None:
+        """The market model churns orders for hours: forget its finished ones (clients' orders
+        stay queryable). Amortised: the threshold doubles with what must be kept."""
+        self.orders = {oid: o for oid, o in self.orders.items() if not o.house or o.is_open}
+        self._prune_at = max(50_000, 2 * len(self.orders))
 
     def _take_off(self, order: Order) -> None:
         if order.on_book:

@@ -123,6 +123,12 @@ async def start_sim_venues(config: SimConfig, clock: Clock | None = None,
     try:
         for spec in config.venues:
             run.running.append(await start_venue(spec, clock, factory))
+        # the venue builds its model in its own task: wait until every model exists (and has
+        # placed its ladder), so callers can use factory.models[name] and trade at once
+        deadline = time.monotonic() + 5.0
+        while len(factory.models) < len(config.venues) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.01)
     except BaseException:
         await run.stop()
         raise

@@ -853,7 +853,8 @@ class VenueServer:
                         continue
                     if self.spec.request_latency_ms:
                         await asyncio.sleep(self.spec.request_latency_ms / 1000)
-                    conn.send(dumps(self._ws_api_request(conn, msg.data, client_ip, methods)))
+                    # a response already paid the request latency; events pay the stream latency
+                    conn.send(dumps(self._ws_api_request(conn, msg.data, client_ip, methods)), latency=0.0)
             finally:
                 if conn.account is not None:
                     self.spot_users.get(conn.account, set()).discard(conn)

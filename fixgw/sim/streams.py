@@ -31,7 +31,8 @@ class StreamConn:
         self.subscription_id: int | None = None     # ws-api user data stream
         self.account: str | None = None
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, latency: float | None = None) -> None:
+        """Queue ``text``; it leaves after the connection's stream latency (or ``latency`` s)."""
         if self.closed:
             return
         if self.queue.qsize() > MAX_BACKLOG:
@@ -39,7 +40,7 @@ class StreamConn:
             self.closed = True
             asyncio.get_running_loop().create_task(self.ws.close())
             return
-        self.queue.put_nowait((time.monotonic() + self.latency, text))
+        self.queue.put_nowait((time.monotonic() + (self.latency if latency is None else latency), text))
 
     def send_stream(self, name: str, raw: str) -> None:
         self.send(f'{{"stream":"{name}","data":{raw}}}' if self.combined else raw)

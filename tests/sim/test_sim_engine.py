@@ -189,3 +189,17 @@ def test_under_margined_account_is_closed_out():
     ex.on_time(ex.now_ms())
     assert ex.futures.position("small", "BTCUSDT_PERP").amount == 0
     assert ex.futures.wallet("small") < D("1000") - D("0.3") * D("3300")
+
+
+def test_finished_house_orders_are_forgotten_but_client_orders_stay():
+    ex = make()
+    ex._prune_at = 100
+    mine, _ = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.01"), D("50000"), "GTC")
+    ex.cancel_order("demo", btc(ex), mine.order_id, None)
+    resting = ex.place_house_order("mm", "BTCUSDT", "BUY", "LIMIT", D("1"), D("40000"))
+    for _ in range(300):
+        r = ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("1"), D("70000"))
+        ex.cancel_house_order("mm", "BTCUSDT", r.order_id)
+    assert len(ex.orders) < 250
+    assert mine.order_id in ex.orders and resting.order_id in ex.orders
+    assert ex.find_order("demo", btc(ex), None, mine.client_order_id) is mine
