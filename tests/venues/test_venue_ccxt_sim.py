@@ -418,3 +418,25 @@ def test_submit_retried_after_timeout_creates_one_order():
             await adapter.close()
             await venue.stop()
     run(main())
+
+
+def test_partial_fill_then_cancel():
+    async def main():
+        venue, adapter, events = await venue_and_adapter()
+        try:
+            await wait_stream_up(adapter)
+            await adapter.submit(req("pc-1", qty="0.3", price="60000"))
+            venue.exchange.place_house_order("house-x", "BTCUSDT", "SELL", "MARKET", D("0.1"))
+            c = await adapter.cancel("pc-1", "BTC/USDT")
+            assert c.state is VenueOrderState.CANCELED and c.filled == D("0.1") and c.remaining == 0
+            assert c.avg_price == D("60000")
+            assert await wait_for(lambda: len(fills_of(events, "pc-1")) == 1)
+            await asyncio.sleep(0.3)
+            assert [f.quantity for f in fills_of(events, "pc-1")] == [D("0.1")]
+            # the CANCELED state is reported at most once more, by the stream, and only if the
+            # stream beat the REST answer (dedup by state and cumulative quantity)
+            assert len([u for u in updates_of(events, "pc-1") if u.state is VenueOrderState.CANCELED]) <= 1
+        finally:
+            await adapter.close()
+            await venue.stop()
+    run(main())
