@@ -129,3 +129,25 @@ def test_launcher_detaches_survives_a_gateway_crash_is_reused_and_stops(tmp_path
     finally:
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_in_process_venues_share_one_world_and_have_their_models_at_once():
+    from fixgw.sim.launcher import start_sim_venues
+    from fixgw.sim.market_config import load_sim_config
+
+    async def main():
+        run = await start_sim_venues(load_sim_config(None, time_scale=10))
+        try:
+            models = run.factory.models
+            assert set(models) == {"simA", "simB", "simC"}
+            bids, asks = run.venue("simA").exchange.depth("BTCUSDT", 5)
+            assert bids and asks
+            assert len({id(m.world) for m in models.values()}) == 1   # impact moves them all
+            premium = {name: m.fair_price("BTC/USDT") / m.reference_price("BTC/USDT")
+                       for name, m in models.items()}
+            assert premium["simB"] > premium["simA"] > premium["simC"]  # +0.3 / 0 / -0.3 bps
+            assert [e.name for e in run.endpoints()] == ["simA", "simB", "simC"]
+            assert run.clock.now() > time.time()           # compressed market time
+        finally:
+            await run.stop()
+    asyncio.run(main())
