@@ -329,3 +329,34 @@ def test_drop_copy_session_receives_copies_and_cannot_trade(gw, client):
         dc.new_order(cl(), "ETH/USDT", Side.BUY, "0.5")
         bmr = dc.wait_type("j")
         assert bmr is not None and bmr.get(380) == "6"
+
+
+def test_algo_parents_of_every_strategy_work_and_report_shortfall(gw, client):
+    """The OMS hosts H5's schedulers: every child through the SOR to the venues, child fills as
+    parent ERs (LastMkt on each), nothing through the hard limit, and the terminal ER carries
+    TargetStrategyPerformance(850)."""
+    from fixgw.domain import Strategy, Urgency
+    mid = book(gw, "BTC/USDT").mid()
+    limit = (mid * D("1.003")).quantize(D("0.1"))
+    now = time.time()
+    specs = {"TWAP": (Strategy.TWAP, {}), "VWAP": (Strategy.VWAP, {}),
+             "POV": (Strategy.POV, {"participation_rate": D("0.3")}),
+             "ICEBERG": (Strategy.ICEBERG, {"max_floor": D("0.05")}),
+             "ARRIVAL": (Strategy.ARRIVAL, {"urgency": Urgency.HIGH})}
+    ids = {}
+    for name, (strategy, extra) in specs.items():
+        ids[name] = cl(name)
+        client.new_order(ids[name], "BTC/USDT", Side.BUY, "0.2", price=limit,
+                         tif=TimeInForce.GTD, strategy=strategy, effective_time=now,
+                         expire_time=now + 6, **extra)
+    for name, c in ids.items():
+        final = client.wait_done(c, timeout=25)
+        assert final is not None, name
+        assert final.ord_status in (OrdStatus.FILLED, OrdStatus.EXPIRED), (name, final)
+        assert final.strategy_performance is not None, name
+        reports = client.reports(c)
+        assert reports[0].exec_type is ExecType.NEW
+        trades = [r for r in reports if r.exec_type is ExecType.TRADE]
+        assert trades, name
+        assert all(t.last_px <= limit and t.last_mkt in ("simA", "simB", "simC") for t in trades)
+        assert_consistent(reports)
