@@ -11,8 +11,9 @@ The model (``fixgw/sim/market.py``) is built so that its execution costs have a 
 * every unit of non-house net aggressive volume moves the fair price by ``gamma`` for good.
 
 That is exactly the Almgren-Chriss (2000) cost model, so :meth:`MarketParams.almgren_chriss`
-returns its parameters, and :class:`AlmgrenChrissParams` computes the optimal trajectory and
-the expected cost of any schedule, for algos and for the execution-quality benchmark.
+returns its parameters (:class:`AlmgrenChrissParams`, with the sweep's closed form); the
+optimal trajectory and a schedule's expected cost are :mod:`fixgw.algo.almgren_chriss`, fed
+with these parameters by the ARRIVAL algo and the execution-quality benchmark.
 Random draws are floats; every price or quantity that reaches an order is a Decimal.
 """
 from __future__ import annotations
