@@ -108,7 +108,7 @@ class HarnessMarket:
     def instrument(self, symbol):
         return Instrument(symbol, D("0.01"), D("0.001"))
 
-    def balances(self, venue):
+    def balances(self, venue, symbol=None):
         return None
 
 
