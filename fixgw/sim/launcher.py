@@ -258,8 +258,15 @@ def _is_sim_process(pid: int) -> bool:
     return b"fixgw" in b" ".join(cmdline) and b"sim" in cmdline
 
 
-def healthy(venues: SimVenues) -> bool:
-    return pid_alive(venues.pid) and all(ping(e.base_url) for e in venues.endpoints)
+def healthy(venues: SimVenues, attempts: int = 3) -> bool:
+    """The recorded process is alive and every venue answers a ping (a busy machine gets a
+    few tries: declaring live venues dead would throw away the orders resting on them)."""
+    if not pid_alive(venues.pid):
+        return False
+    for e in venues.endpoints:
+        if not any(ping(e.base_url) for _ in range(attempts)):
+            return False
+    return True
 
 
 def _terminate(pid: int, timeout: float) -> bool:
@@ -353,7 +360,7 @@ def _spawn(config: SimConfig, state: Path, fp: str, overrides: dict[str, Any], t
         if code is not None:
             raise RuntimeError(f"simulated venues exited with status {code}: {_tail(log_path)}")
         current = read_state(state)
-        if current is not None and current.pid == proc.pid and healthy(current):
+        if current is not None and current.pid == proc.pid and healthy(current, attempts=1):
             return SimVenues(current.endpoints, current.pid, current.time_scale, current.epoch,
                              current.seed, current.fingerprint, started=True)
         time.sleep(0.05)
