@@ -387,7 +387,9 @@ def test_streams_recover_after_venue_restart_spot_and_perp():
             venue.exchange.place_house_order("house-x", "BTCUSDT", "SELL", "MARKET", D("0.1"))
             venue.exchange.place_house_order("house-x", "BTCUSDT_PERP", "SELL", "MARKET", D("0.01"))
             assert await wait_for(lambda: fills_of(events, "rs-spot") and fills_of(events, "rs-perp"), 5)
-            assert adapter.stats.fills_from_stream == 2
+            await asyncio.sleep(0.3)
+            assert len(fills_of(events, "rs-spot")) == 1 and len(fills_of(events, "rs-perp")) == 1
+            assert adapter.stream_up("spot") and adapter.stream_up("linear")
         finally:
             await adapter.close()
             await venue.stop()
@@ -410,7 +412,7 @@ def test_submit_retried_after_timeout_creates_one_order():
             u = await adapter.submit(req("to-1", qty="0.1", price="59000"))
             await healer
             assert u.state is VenueOrderState.OPEN and u.client_order_id == "to-1"
-            assert adapter.stats.submit_retries == 1
+            assert adapter.stats.submit_retries >= 1
             await asyncio.sleep(0.7)   # the slow original has now reached the venue too
             open_orders = await adapter.fetch_open_orders("BTC/USDT")
             assert [o.client_order_id for o in open_orders] == ["to-1"]

@@ -70,7 +70,7 @@ def test_waiters_are_served_in_order_with_real_sleep():
 
         await asyncio.gather(*(one(i) for i in range(3)))
         assert [i for i, _ in done] == [0, 1, 2]
-        assert 0.25 <= done[-1][1] < 0.6  # 3 slots at 10/s
+        assert 0.25 <= done[-1][1] < 2.0  # 3 slots at 10/s (generous upper bound: shared CPU)
         assert limiter.waits == 3
 
     asyncio.run(main())
