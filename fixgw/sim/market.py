@@ -185,10 +185,10 @@ class MarketModel:
         return (self._reference(book) * book.offset).quantize(_FAIR_QUANTUM)
 
     def exogenous_price(self, symbol: str) -> Decimal:
-        """This venue's fair price without any permanent impact: what the price would have
-        been on this seed had nobody traded (benchmarks subtract its drift from costs)."""
-        book = self._book(symbol)
-        return (book.fair.level * book.offset).quantize(_FAIR_QUANTUM)
+        """The shared latent price without any permanent impact: what it would have been on
+        this seed had nobody traded (``reference_price - exogenous_price`` is the impact;
+        benchmarks subtract its drift from costs)."""
+        return self._book(symbol).fair.level
 
     def reference_price(self, symbol: str) -> Decimal:
         """The latent price shared by all venues (no venue offset, no basis)."""

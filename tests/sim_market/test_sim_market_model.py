@@ -100,6 +100,7 @@ def test_permanent_impact_is_gamma_times_net_aggressive_volume():
     user_market(exchange, "SELL", "0.5")
     assert model.reference_price(BTC) - start == gamma * Decimal("1.0")
     assert model.net_aggressive_volume(BTC) == Decimal("1.0")
+    assert model.reference_price(BTC) - model.exogenous_price(BTC) == gamma * Decimal("1.0")
     run(clock, model, 30.0)                     # it stays (quiet market: nothing else moves it)
     assert model.reference_price(BTC) - start == gamma * Decimal("1.0")
     bid, ask = exchange.best_bid_ask(BTC)
