@@ -6,8 +6,9 @@ Runs, in one command and on the same machine, two gateways over real FIX/TCP:
 * **baseline**: the same session layer with the built-in ``echo`` application (NOS sent
   straight back): what the FIX front door alone costs;
 * **fixgw**: the full order path of sessions/default.yaml: session layer -> OMS (journal,
-  risk, SOR) -> ccxt -> the three simulated venues (in-process, real matching engines,
-  request latency as configured in venues.yaml) -> fills -> ExecutionReports.
+  risk, SOR) -> ccxt -> the three simulated venues (their own detached process as under
+  ``fixgw run``, real matching engines, request latency as configured in venues.yaml) ->
+  fills -> ExecutionReports.
 
 For each: closed-loop latency (one order outstanding) of NOS -> first reply (echo, or the
 ER 150=0 that follows the first venue acknowledgement) and NOS -> terminal ER (Filled), and
@@ -66,7 +67,8 @@ def order_document(state: Path) -> dict:
     sim_path.write_text(yaml.safe_dump(sim))
     doc = gateway_document(DEFAULT_CONFIG, state_dir=state, overrides={
         "admin_socket": False,
-        "simulator": {"config": str(sim_path)},
+        # the venues run as their own process, as under `fixgw run`
+        "simulator": {"config": str(sim_path), "mode": "detached"},
         "risk": {"default": {"max_orders_per_second": 1_000_000, "max_open_orders": 100_000}},
     })
     for v in doc["venues"].values():
@@ -140,7 +142,11 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         base = run(echo_document(Path(a)), True, args.orders, args.window)
-        full = run(order_document(Path(b)), False, args.orders, args.window)
+        try:
+            full = run(order_document(Path(b)), False, args.orders, args.window)
+        finally:
+            from fixgw.sim.launcher import stop_venues
+            stop_venues(b)
     ms = 1000.0
     print(f"NewOrderSingle -> ExecutionReport, {args.orders} orders closed loop, "
           f"{args.orders * 2} open loop (window {args.window}); ratio = fixgw / baseline")
