@@ -151,3 +151,20 @@ def test_in_process_venues_share_one_world_and_have_their_models_at_once():
         finally:
             await run.stop()
     asyncio.run(main())
+
+
+def test_launcher_reports_a_venue_that_cannot_start(tmp_path):
+    import socket
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    try:
+        with pytest.raises(RuntimeError, match="exited with status 1") as err:
+            ensure_venues_running(None, tmp_path, port_base=taken, timeout=30)
+        assert "address" in str(err.value).lower() or str(taken) in str(err.value)
+        assert read_state(tmp_path) is None
+    finally:
+        blocker.close()
+    with pytest.raises(ValueError, match="time_scale"):
+        ensure_venues_running(None, tmp_path, time_scale=-1)
