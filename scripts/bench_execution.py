@@ -16,7 +16,7 @@ parameters (MarketModel.almgren_chriss) for the very schedule each strategy plan
 which is the execution the AC cost model describes; the default variants first rest each slice
 at the touch, which AC does not model (it saves the taker fee and the half spread).
 
-    python scripts/bench_execution.py                  # default: 3 sizes x 4 seeds, ~10 min
+    python scripts/bench_execution.py                  # default: 3 sizes x 8 seeds, ~6 min
     python scripts/bench_execution.py --quick          # 1 size x 2 seeds
     python scripts/bench_execution.py --sizes 1 4 --seeds 1 2 3 --horizon 120 --scale 20
 """
@@ -466,7 +466,7 @@ async def main_async(args) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=float, nargs="+", default=[1, 3, 6])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8])
     ap.add_argument("--strategies", nargs="+", choices=STRATEGIES)
     ap.add_argument("--horizon", type=float, default=120.0, help="market seconds")
     ap.add_argument("--slice", type=float, default=10.0, help="schedule spacing, market seconds")
