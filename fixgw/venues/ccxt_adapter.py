@@ -181,7 +181,13 @@ class CcxtVenueAdapter:
             limits = self.config.rate_limits if kind == SPOT else self.config.linear_rate_limits
             market = _Market(self._build_exchange(kind), VenueRateLimiter(limits, self._clock))
             self._markets[kind] = market
-            await self._call(kind, "markets", market.exchange.load_markets)
+            try:
+                await self._call(kind, "markets", market.exchange.load_markets)
+            except Exception as exc:
+                await self.close()
+                if isinstance(exc, VenueError):
+                    raise
+                raise venue_error(self.name, exc, self._secrets) from None
         self._load_fees()
         self._connected = True
         if self.config.fees is None and self._credentials:
@@ -314,9 +320,10 @@ class CcxtVenueAdapter:
     def _market(self, kind: str) -> _Market:
         market = self._markets.get(kind)
         if market is None:
-            raise VenueError(self.name, VenueErrorKind.UNAVAILABLE,
-                             f"not connected ({kind} markets)" if not self._connected
-                             else f"no {kind} markets configured")
+            if not self._connected:
+                raise VenueError(self.name, VenueErrorKind.UNAVAILABLE, "venue not connected")
+            raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
+                             f"no {kind} markets are configured at this venue")
         return market
 
     async def _call(self, kind: str, what: str, fn: Callable, *args: Any, orders: int = 0,
@@ -332,8 +339,8 @@ class CcxtVenueAdapter:
     # -- orders ------------------------------------------------------------------------------
     async def submit(self, request: VenueOrderRequest) -> VenueOrderUpdate:
         kind = kind_of(request.symbol)
-        self._validate(request)
         market = self._market(kind)
+        self._validate(request)
         tracked = self._orders.get(request.client_order_id)
         if tracked is not None and tracked.last is not None:
             # already acknowledged by the venue: a repeat must not create a second order

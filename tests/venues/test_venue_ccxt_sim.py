@@ -442,3 +442,17 @@ def test_partial_fill_then_cancel():
             await adapter.close()
             await venue.stop()
     run(main())
+
+
+def test_connect_to_a_dead_venue_is_a_clear_error():
+    async def main():
+        adapter = CcxtVenueAdapter(VenueConfig(name="nowhere", base_url=f"http://127.0.0.1:{dead_port()}",
+                                               symbols=("BTC/USDT",)),
+                                   credentials=Credentials("k", "s"))
+        with pytest.raises(VenueError) as err:
+            await adapter.connect()
+        assert err.value.kind is VenueErrorKind.UNAVAILABLE and err.value.venue == "nowhere"
+        with pytest.raises(VenueError) as err:
+            await adapter.submit(req("x"))
+        assert err.value.kind is VenueErrorKind.UNAVAILABLE and "not connected" in err.value.message
+    run(main())
