@@ -191,6 +191,16 @@ class OrderManager:
                                  str(e), claim=True)
             return
         if (key, nos.cl_ord_id) in self.used_cl_ord_ids:
+            existing = self._find(key, nos.cl_ord_id, None)
+            if message.get(97) == "Y" and existing is not None:
+                # a possible resend of an order we have: answer with its status, never as a
+                # second order and never with a reject that could be read as the original's
+                er = build_report(existing, ExecType.ORDER_STATUS, self._new_exec_id(), now,
+                                  cl_ord_id=existing.cl_ord_id,
+                                  orig_cl_ord_id=existing.orig_cl_ord_id,
+                                  text="PossResend of a known ClOrdID: current status")
+                self._send(key, m.MsgType.EXECUTION_REPORT, er.body(), existing.account)
+                return
             self._reject_raw_nos(key, message, OrdRejReason.DUPLICATE,
                                  f"duplicate ClOrdID(11) '{nos.cl_ord_id}' on session {key}",
                                  claim=False)

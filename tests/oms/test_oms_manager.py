@@ -263,3 +263,16 @@ def test_mass_cancel_reports_affected_orders(tmp_path):
         assert report[531] == "7" and report[533] == "2"
         assert sorted(er[11] for er in s.ers() if er[150] == "4") == ["C1", "C2"]
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_possresend_of_known_order_gets_status_not_a_second_order(tmp_path):
+    async def t(oms, s, v):
+        oms.on_message(s, nos("C1", "1", "100", tif="1"))
+        await settle()
+        n_submits = len(v["a"].submits) + len(v["b"].submits)
+        oms.on_message(s, nos("C1", "1", "100", tif="1", extra=((97, "Y"),)))
+        await settle()
+        last = s.ers()[-1]
+        assert last[150] == "I" and last[39] == "0" and last[11] == "C1"
+        assert len(v["a"].submits) + len(v["b"].submits) == n_submits
+    asyncio.run(run(t)(tmp_path / "db"))
