@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import statistics
 import sys
 import time
 import traceback
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 

@@ -14,8 +14,6 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
-import pytest
-
 from fixgw.algo import AlgoSettings, ParentSpec, SchedulerStatus
 from fixgw.domain import Side, Strategy, Urgency
 from fixgw.tca_report import FillRecord, ParentRecord, analyze
