@@ -133,6 +133,7 @@ class _Book:
     dirty: bool = True
     requotes: int = 0
     rejections: int = 0
+    grid_prices: dict = field(default_factory=dict)   # grid index -> Decimal price (cache)
 
     def lp_side(self, side: str) -> _Side:
         return self.bids if side == BUY else self.asks
@@ -311,16 +312,25 @@ class MarketModel:
         missing = side.deficit
         levels = sp.levels
         targets = side.targets
+        prices = book.grid_prices
+        if len(prices) > 100_000:            # the price wandered far: forget old grid points
+            prices.clear()
         out: dict[Decimal, Decimal] = {}
         for _ in range(levels):
             if index <= 0:
                 break
             target = targets[index % levels]
-            if missing >= target:
-                missing -= target
-            else:
-                out[s * index] = target - missing
+            if missing:
+                if missing >= target:
+                    missing -= target
+                    index += direction
+                    continue
+                target -= missing
                 missing = ZERO
+            price = prices.get(index)
+            if price is None:
+                price = prices[index] = s * index
+            out[price] = target
             index += direction
         return out
 
