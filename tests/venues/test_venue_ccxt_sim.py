@@ -302,7 +302,8 @@ def test_stream_drop_is_covered_by_polling_then_stream_resumes():
             await wait_stream_up(adapter)
             await adapter.submit(req("d-rest-1", qty="0.3", price="60000"))
             # the venue drops the user-data connection
-            conns = [c for users in venue.server.spot_users.values() for c in users]
+            streams = getattr(venue.server, "user_streams", venue.server)
+            conns = [c for users in streams.spot_users.values() for c in users]
             assert conns
             for c in conns:
                 await c.ws.close()
