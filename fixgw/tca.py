@@ -23,9 +23,11 @@ STRATEGY_NAMES = {s: s.name for s in Strategy}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?",
+                        help="the gateway's YAML: its state_dir locates <state_dir>/fixgw.db")
     parser.add_argument("--db", type=Path, default=None,
-                        help="gateway SQLite database (default: var/fixgw.db, or the only *.db "
-                             "in var/)")
+                        help="gateway SQLite database (default: <state_dir>/fixgw.db of CONFIG, "
+                             "else var/fixgw.db, or the only *.db in var/)")
     parser.add_argument("--charts", type=Path, default=Path("var/tca"),
                         help="directory for the per-order PNG charts (default var/tca)")
     parser.add_argument("--no-charts", action="store_true", help="do not write charts")
@@ -35,11 +37,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="only parents with a TargetStrategy (skip DMA orders)")
 
 
-def find_database(explicit: Path | None) -> Path:
+def find_database(explicit: Path | None, config: str | None = None) -> Path:
     if explicit is not None:
         if not explicit.is_file():
             raise FileNotFoundError(f"--db {explicit}: no such file")
         return explicit
+    if config:
+        from fixgw.config import load_yaml   # only when a config is named: keeps the CLI light
+        path = Path(str(load_yaml(config).get("state_dir") or "var")) / "fixgw.db"
+        if not path.is_file():
+            raise FileNotFoundError(f"{config}: its database {path} does not exist (yet)")
+        return path
     for p in DEFAULT_DB_CANDIDATES:
         if p.is_file():
             return p
@@ -96,10 +104,10 @@ def load_traces(db: Path):
 
 def tca_command(args: argparse.Namespace) -> int:
     try:
-        db = find_database(getattr(args, "db", None))
+        db = find_database(getattr(args, "db", None), getattr(args, "config", None))
         records = load_records(db)
         traces = load_traces(db)
-    except (FileNotFoundError, sqlite3.Error) as e:
+    except (FileNotFoundError, sqlite3.Error, ValueError) as e:
         print(f"fixgw tca: {e}", file=sys.stderr)
         return 2
     wanted = set(getattr(args, "order", []) or [])

@@ -110,3 +110,18 @@ def test_participation_is_not_reported_when_the_trace_misses_our_own_prints():
                           T0 + 100, T0 + 100, "FILLED")
     fills = [FillRecord("O-1", T0 + 10, "a", D("100.1"), D(150), D(0))]   # > 100 market volume
     assert analyze(parent, fills, trace).participation is None
+
+
+def test_tca_command_finds_the_database_through_the_gateway_config(tmp_path, capsys):
+    state = tmp_path / "state"
+    state.mkdir()
+    _journal_with_orders(state / "fixgw.db")
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(f"state_dir: {state}\n")
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert tca_command(parser.parse_args([str(cfg), "--no-charts"])) == 0
+    assert "O-1" in capsys.readouterr().out
+    cfg.write_text(f"state_dir: {tmp_path / 'elsewhere'}\n")
+    assert tca_command(parser.parse_args([str(cfg)])) == 2
+    assert "does not exist" in capsys.readouterr().err
