@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import BinanceError, banned, too_many_orders, too_much_weight
+from .errors import banned, too_many_orders, too_much_weight
 from .spec import RateLimitSpec
 
 

@@ -105,3 +105,10 @@ class Hub:
         for c in list(conns):
             c.send_stream(name, raw)
         return len(conns)
+
+
+async def open_stream(request: web.Request, latency_ms: float, combined: bool = False
+                      ) -> tuple[web.WebSocketResponse, StreamConn]:
+    ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    return ws, StreamConn(ws, latency_ms, combined)

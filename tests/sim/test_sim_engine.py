@@ -28,7 +28,7 @@ def perp(ex):
 def test_price_time_priority_and_partial_fills():
     ex = make()
     a = ex.place_house_order("mm1", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("60000"))
-    b = ex.place_house_order("mm2", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("60000"))
+    ex.place_house_order("mm2", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("60000"))
     c = ex.place_house_order("mm1", "BTCUSDT", "SELL", "LIMIT", D("0.3"), D("59999"))
     order, fills = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.5"), D("60000"), "GTC")
     # best price first, then time priority at 60000: c fully, then a for 0.2
