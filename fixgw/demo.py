@@ -92,10 +92,10 @@ def _run_orders(client, mids, describe, with_algo: bool) -> list[tuple[str, str,
             ack = client.wait_report(cl, lambda r: r.exec_type in (ExecType.NEW, ExecType.REJECTED))
             if ack is not None and ack.exec_type is ExecType.NEW:
                 client.cancel("DEMO-4C", cl, spec["symbol"], spec["side"])
-            final = client.wait_done("DEMO-4C", timeout=15) or client.wait_done(cl, timeout=1)
+            client.wait_done("DEMO-4C", timeout=15) or client.wait_done(cl, timeout=1)
             reports = client.reports(cl) + client.reports("DEMO-4C")
         else:
-            final = client.wait_done(cl, timeout=30)
+            client.wait_done(cl, timeout=30)
             reports = client.reports(cl)
         for r in reports:
             print("    " + describe(r), flush=True)

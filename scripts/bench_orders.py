@@ -22,7 +22,6 @@ the whole story. Figures are printed with their ratio to the baseline.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time

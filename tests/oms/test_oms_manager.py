@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from fixgw.algo.types import Instrument, MarketSnapshot
 from fixgw.clock import LiveClock
-from fixgw.domain import Side
+
 from fixgw.fix.message import FixMessage
 from fixgw.marketdata.book import BookSnapshot
 from fixgw.marketdata.consolidated import ConsolidatedBook, VenueQuote

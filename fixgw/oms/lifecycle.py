@@ -1,0 +1,192 @@
+"""How an order ends: cancel, expiry, replace completion, terminal reports, TCA.
+
+Part of :class:`fixgw.oms.manager.OrderManager` (a mixin). :meth:`_maybe_complete` is called
+after every change and decides, once every child is settled at its venue, whether the order
+is now Canceled, Replaced, Expired or Rejected.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fixgw.domain import ExecType, OrdStatus, OrdType, TimeInForce
+from fixgw.fix import messages as m
+from fixgw.oms.order import ClientOrder
+from fixgw.oms.runtime import reject_reason_of
+from fixgw.oms.state import OrderEvent
+
+log = logging.getLogger("fixgw.oms.manager")
+
+
+class OrderLifecycle:
+    """Completion logic of the order manager."""
+
+    # =========================================================================================
+    # closing an order (cancel, expire) and completing it once its children are settled
+
+    def _begin_close(self, order: ClientOrder) -> None:
+        rt = self.runtime[order.order_id]
+        if rt.algo is not None:
+            rt.algo.cancel()
+        for child in order.open_children():
+            self._request_child_cancel(child)
+        self._maybe_complete(order)
+
+    def _arm_expiry(self, order: ClientOrder) -> None:
+        when = None
+        if order.tif is TimeInForce.GTD and order.expire_time is not None and not order.is_algo:
+            when, event = order.expire_time, OrderEvent.EXPIRE
+        elif order.tif is TimeInForce.DAY and not order.is_algo:
+            day_end = (int(self.clock.now()) // 86400 + 1) * 86400
+            when, event = day_end, OrderEvent.EXPIRE
+        if when is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, self._wall_seconds(when - self.clock.now()))
+        self.runtime[order.order_id].timer = loop.call_later(delay, self._expire, order.order_id,
+                                                             event)
+
+    def _expire(self, order_id: str, event: OrderEvent) -> None:
+        order = self.orders.get(order_id)
+        if order is None or order.terminal:
+            return
+        rt = self.runtime[order_id]
+        if rt.closing is None:
+            rt.closing = event
+            rt.closing_text = ("GTD order expired at ExpireTime(126)" if order.tif is TimeInForce.GTD
+                               else "Day order expired at the end of the trading day")
+        self._begin_close(order)
+
+    def _maybe_complete(self, order: ClientOrder) -> None:
+        """Called after every change: decide whether the order reaches a new state now."""
+        if order.terminal:
+            return
+        rt = self.runtime[order.order_id]
+        if rt.routing:
+            return
+        if any(not self._settled(c) for c in order.children.values()):
+            return
+        if rt.algo is not None and not rt.algo.done:
+            return
+        if order.status is OrdStatus.PENDING_REPLACE and order.pending_replace is not None \
+                and rt.algo is None:
+            self._finish_dma_replace(order)
+            return
+        if order.status is OrdStatus.PENDING_CANCEL:
+            self._finish_cancel(order, rt.closing_text)
+            return
+        if rt.closing is not None:
+            self._close(order, rt.closing, rt.closing_text)
+            return
+        if rt.algo is not None:
+            self._close(order, rt.algo.terminal_event(), rt.algo.terminal_text())
+            return
+        # a DMA order whose children are all done and that is not filled
+        if rt.reroute and order.leaves_qty > 0:
+            rt.reroute = False
+            self._spawn(self._route(order, order.leaves_qty))
+            return
+        if order.leaves_qty > 0 and order.status is not OrdStatus.PENDING_NEW:
+            if order.tif in (TimeInForce.IOC, TimeInForce.FOK) or order.ord_type is OrdType.MARKET \
+                    or not order.children or rt.venue_reasons:
+                why = "; ".join(rt.venue_reasons) or "no more liquidity within the order's limit"
+                self._close(order, OrderEvent.CANCELED, f"unfilled quantity canceled: {why}")
+            else:
+                # resting children were canceled by the venues (not by us): re-route the rest
+                self._spawn(self._route(order, order.leaves_qty))
+        elif order.status is OrdStatus.PENDING_NEW and order.children:
+            why = "; ".join(rt.venue_reasons) or "no venue accepted the order"
+            self._apply(order, OrderEvent.REJECT)
+            order.text = f"venue refusal: {why}"
+            self._report(order, ExecType.REJECTED, ord_rej_reason=reject_reason_of(rt),
+                         text=order.text)
+
+    def _close(self, order: ClientOrder, event: OrderEvent, text: str | None) -> None:
+        if event is OrderEvent.FILL:
+            return  # the last fill already made it Filled
+        if order.status is OrdStatus.PENDING_NEW and event is OrderEvent.CANCELED:
+            self._apply(order, OrderEvent.ACCEPT)
+            self._report(order, ExecType.NEW)
+        self._compute_tca(order)
+        self._apply(order, event)
+        order.text = text
+        exec_type = {OrderEvent.CANCELED: ExecType.CANCELED, OrderEvent.EXPIRE: ExecType.EXPIRED,
+                     OrderEvent.DONE_FOR_DAY: ExecType.DONE_FOR_DAY}[event]
+        self._report(order, exec_type, text=text)
+        self._cleanup(order)
+
+    def _finish_cancel(self, order: ClientOrder, text: str | None) -> None:
+        self._compute_tca(order)
+        new_id = order.pending_cl_ord_id
+        self._apply(order, OrderEvent.CANCELED)
+        if new_id is not None:
+            orig = order.cl_ord_id
+            order.orig_cl_ord_id, order.cl_ord_id = orig, new_id
+            order.pending_cl_ord_id = None
+            self._report(order, ExecType.CANCELED, cl_ord_id=new_id, orig_cl_ord_id=orig)
+        else:
+            self._report(order, ExecType.CANCELED, text=text)
+        self._cleanup(order)
+
+    def _finish_dma_replace(self, order: ClientOrder) -> None:
+        req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]
+        orig = order.cl_ord_id
+        order.quantity = req.quantity
+        if req.price is not None:
+            order.price = req.price
+        if req.tif is not None:
+            order.tif = req.tif
+        if req.expire_time is not None:
+            order.expire_time = req.expire_time
+        order.orig_cl_ord_id, order.cl_ord_id = orig, req.cl_ord_id
+        order.pending_cl_ord_id, order.pending_replace = None, None
+        self._apply(order, OrderEvent.REPLACED)
+        self._report(order, ExecType.REPLACED, cl_ord_id=req.cl_ord_id, orig_cl_ord_id=orig)
+        rt = self.runtime[order.order_id]
+        if rt.timer is not None:
+            rt.timer.cancel()
+        self._arm_expiry(order)
+        if order.leaves_qty > 0:
+            self._spawn(self._route(order, order.leaves_qty))
+
+    def _finish_algo_replace(self, order: ClientOrder) -> None:
+        req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]
+        algo = self.runtime[order.order_id].algo
+        orig = order.cl_ord_id
+        try:
+            algo.replace(req)
+        except ValueError as e:
+            order.pending_cl_ord_id, order.pending_replace = None, None
+            self._apply(order, OrderEvent.REPLACE_REFUSED)
+            self._cancel_reject(order.session_key, order, req.cl_ord_id, orig,
+                                m.CxlRejResponseTo.REPLACE, m.CxlRejReason.OTHER, str(e))
+            return
+        order.quantity = req.quantity
+        if req.price is not None:
+            order.price = req.price
+        if req.expire_time is not None:
+            order.expire_time = req.expire_time
+        order.orig_cl_ord_id, order.cl_ord_id = orig, req.cl_ord_id
+        order.pending_cl_ord_id, order.pending_replace = None, None
+        self._apply(order, OrderEvent.REPLACED)
+        self._report(order, ExecType.REPLACED, cl_ord_id=req.cl_ord_id, orig_cl_ord_id=orig)
+
+    def _cleanup(self, order: ClientOrder) -> None:
+        rt = self.runtime[order.order_id]
+        if rt.timer is not None:
+            rt.timer.cancel()
+            rt.timer = None
+        if rt.algo is not None:
+            rt.algo.stop()
+
+    def _compute_tca(self, order: ClientOrder) -> None:
+        if not order.is_algo or self.tca is None:
+            return
+        try:
+            order.shortfall_bps = self.tca(order, self)
+        except Exception:
+            log.exception("TCA failed for %s", order.order_id)
+
