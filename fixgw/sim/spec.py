@@ -132,7 +132,7 @@ _SYMBOL_DECIMALS = ("tick_size", "step_size", "min_qty", "max_qty", "min_notiona
 
 def symbol_from_dict(d: Mapping[str, Any], where: str) -> SymbolSpec:
     d = dict(d)
-    kind = d.get("kind", SPOT)
+    kind = d.setdefault("kind", SPOT)
     if kind not in (SPOT, PERP):
         raise ValueError(f"{where}.kind: must be 'spot' or 'perp', got {kind!r}")
     if "symbol" not in d:
