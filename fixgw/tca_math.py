@@ -67,9 +67,11 @@ def slippage_bps(side: Side, price: Decimal, benchmark: Decimal) -> Decimal:
 
 def interval_vwap(volume_start: Decimal, notional_start: Decimal, volume_end: Decimal,
                   notional_end: Decimal) -> Decimal | None:
-    """Market VWAP between two readings of cumulative volume and notional (None: no trades)."""
+    """Market VWAP between two readings of cumulative volume and notional (None: no trades, or
+    a market-data source that does not report notional)."""
     dv = volume_end - volume_start
-    return (notional_end - notional_start) / dv if dv > 0 else None
+    dn = notional_end - notional_start
+    return dn / dv if dv > 0 and dn > 0 else None
 
 
 def participation(filled: Decimal, market_volume: Decimal) -> Decimal | None:

@@ -41,6 +41,7 @@ def test_interval_vwap_slippage_and_participation():
     assert slippage_bps(Side.BUY, D("100.05"), vwap) == (D("-0.05") / D("100.1") * 10000)
     assert slippage_bps(Side.SELL, D("100.05"), vwap) > 0
     assert interval_vwap(D(1), D(1), D(1), D(1)) is None
+    assert interval_vwap(D(1), D(0), D(5), D(0)) is None     # volume but no notional reported
     assert participation(D(5), D(50)) == D("0.1")
     assert participation(D(5), D(0)) is None
 
