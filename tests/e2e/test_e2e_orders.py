@@ -360,3 +360,26 @@ def test_algo_parents_of_every_strategy_work_and_report_shortfall(gw, client):
         assert trades, name
         assert all(t.last_px <= limit and t.last_mkt in ("simA", "simB", "simC") for t in trades)
         assert_consistent(reports)
+
+
+def test_gtd_order_expires_at_expire_time(gw, client):
+    q = book(gw, "BTC/USDT")
+    c = cl("GTD")
+    client.new_order(c, "BTC/USDT", Side.BUY, "0.3", price=(q.best_bid() - 50).quantize(D("0.1")),
+                     tif=TimeInForce.GTD, expire_time=time.time() + 1.5)
+    assert client.wait_report(c, lambda r: r.exec_type is ExecType.NEW) is not None
+    done = client.wait_done(c, timeout=10)
+    assert done.exec_type is ExecType.EXPIRED and done.ord_status is OrdStatus.EXPIRED
+    assert done.leaves_qty == 0 and "ExpireTime" in done.text
+
+
+def test_fill_or_kill_all_or_nothing(gw, client):
+    ask = book(gw, "ETH/USDT").best_ask()
+    too_big = cl("FOK")   # far more than the book holds within 1 tick of the ask
+    client.new_order(too_big, "ETH/USDT", Side.BUY, "150", price=ask, tif=TimeInForce.FOK)
+    done = client.wait_done(too_big)
+    assert done.ord_status is OrdStatus.CANCELED and done.cum_qty == 0
+    assert "fill-or-kill" in done.text
+    ok = cl("FOK")
+    client.new_order(ok, "ETH/USDT", Side.BUY, "0.5", price=ask + 5, tif=TimeInForce.FOK)
+    assert client.wait_done(ok).ord_status is OrdStatus.FILLED

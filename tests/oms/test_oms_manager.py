@@ -276,3 +276,16 @@ def test_possresend_of_known_order_gets_status_not_a_second_order(tmp_path):
         assert last[150] == "I" and last[39] == "0" and last[11] == "C1"
         assert len(v["a"].submits) + len(v["b"].submits) == n_submits
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_cancel_on_disconnect_cancels_the_sessions_open_orders(tmp_path):
+    async def t(oms, s, v):
+        s.settings["cancel_on_disconnect"] = True
+        oms.on_message(s, nos("C1", "0.5", "90", tif="1"))
+        await settle()
+        assert s.ers()[-1][150] == "0"
+        oms.on_logout(s)
+        await settle()
+        assert s.ers()[-1][150] == "4" and "cancel on disconnect" in s.ers()[-2].get(58, "")
+        assert v["a"].cancels or v["b"].cancels
+    asyncio.run(run(t)(tmp_path / "db"))
