@@ -30,14 +30,16 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from fixgw.clock import Clock, LiveClock
-from fixgw.domain import OrdType, Side, TimeInForce
+from fixgw.domain import OrdType, TimeInForce
 from fixgw.marketdata.decimals import to_decimal, to_decimal_or_none
 from fixgw.routing.sor import VenueRules
 from fixgw.venues.base import (VenueError, VenueErrorKind, VenueEvent, VenueFees, VenueFill,
-                               VenueOrderRequest, VenueOrderState, VenueOrderUpdate)
+                               VenueOrderRequest, VenueOrderUpdate)
+from fixgw.venues.convert import order_client_id, order_update, trade_fill
 from fixgw.venues.config import Credentials, VenueConfig, load_credentials
 from fixgw.venues.errors import is_duplicate_order, scrub, venue_error
 from fixgw.venues.ratelimit import RateLimitExhausted, VenueRateLimiter
+from fixgw.venues.tracking import POLL, STREAM, AdapterStats, OrderTracker
 from fixgw.venues.urls import rebased_api_urls
 
 log = logging.getLogger("fixgw.venues")
@@ -51,52 +53,12 @@ _WEIGHT = {
     "open_orders_all": (80, 40), "my_trades": (20, 5), "balance": (20, 5), "markets": (20, 1),
 }
 
-_STATUS = {
-    "open": VenueOrderState.OPEN, "canceling": VenueOrderState.OPEN,
-    "closed": VenueOrderState.FILLED, "filled": VenueOrderState.FILLED,
-    "canceled": VenueOrderState.CANCELED, "cancelled": VenueOrderState.CANCELED,
-    "expired": VenueOrderState.CANCELED, "rejected": VenueOrderState.REJECTED,
-}
-_TERMINAL = {VenueOrderState.FILLED, VenueOrderState.CANCELED, VenueOrderState.REJECTED}
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
         TimeInForce.DAY: "GTC", TimeInForce.GTD: "GTC"}  # Day/GTD expiry is the OMS's job
 
 
-def _plain(d: Decimal) -> Decimal:
-    """Same value without a positive exponent (6.000E+4 -> 60000), so it prints plainly."""
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
 def kind_of(symbol: str) -> str:
     return LINEAR if ":" in symbol else SPOT
-
-
-@dataclass
-class _Tracked:
-    """What we know about one of our child orders at this venue."""
-
-    request: VenueOrderRequest
-    kind: str
-    venue_order_id: str | None = None
-    last: tuple[VenueOrderState, Decimal] | None = None   # last (state, filled) emitted/returned
-    fill_qty: Decimal = ZERO                               # sum of fills emitted
-    submitted_ms: int = 0
-
-    @property
-    def done(self) -> bool:
-        return self.last is not None and self.last[0] in _TERMINAL
-
-
-@dataclass
-class AdapterStats:
-    fills_from_stream: int = 0
-    fills_from_poll: int = 0
-    updates_from_stream: int = 0
-    updates_from_poll: int = 0
-    polls: int = 0
-    stream_downs: int = 0
-    submit_retries: int = 0
-    duplicates_resolved: int = 0
 
 
 @dataclass
@@ -120,14 +82,11 @@ class CcxtVenueAdapter:
         self._secrets = ((self._credentials.api_key, self._credentials.secret)
                          if self._credentials else ())
         self._log = logger or log
-        self._callbacks: list[Callable[[VenueEvent], None]] = []
         self._markets: dict[str, _Market] = {}
-        self._orders: dict[str, _Tracked] = {}
-        self._cid_by_oid: dict[tuple[str, str], str] = {}
-        self._seen_trades: set[str] = set()
         self._closing = False
         self._connected = False
         self.stats = AdapterStats()
+        self._tracker = OrderTracker(self.name, self.stats, self._log)
         self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
         self._fees_by_symbol: dict[str, VenueFees] = {}
         self._rules_cache: dict[str, VenueRules] = {}
@@ -217,7 +176,8 @@ class CcxtVenueAdapter:
         self._connected = False
 
     def on_event(self, callback: Callable[[VenueEvent], None]) -> None:
-        self._callbacks.append(callback)
+        """Consumers are called synchronously from the stream/poll loops: keep them quick."""
+        self._tracker.subscribe(callback)
 
     # -- introspection used by market data, routing and risk -------------------------------
     def exchange_for(self, symbol: str) -> Any:
@@ -340,14 +300,12 @@ class CcxtVenueAdapter:
         kind = kind_of(request.symbol)
         market = self._market(kind)
         self._validate(request)
-        tracked = self._orders.get(request.client_order_id)
+        tracked = self._tracker.get(request.client_order_id)
         if tracked is not None and tracked.last is not None:
             # already acknowledged by the venue: a repeat must not create a second order
             # (Binance refuses a reused id only while the first order is open)
             return await self._resolve_existing(request, None)
-        if tracked is None:
-            tracked = _Tracked(request, kind, submitted_ms=self._now_ms())
-            self._orders[request.client_order_id] = tracked
+        self._tracker.track(request, kind, self._now_ms())
         ccxt_type = "market" if request.ord_type is OrdType.MARKET else "limit"
         params: dict[str, Any] = {"newClientOrderId": request.client_order_id}
         if ccxt_type == "limit":
@@ -372,9 +330,9 @@ class CcxtVenueAdapter:
                     order = await self._call(kind, "order", market.exchange.create_order,
                                              request.symbol, ccxt_type, request.side.ccxt, amount,
                                              price, params, orders=1)
-                return self._record(self._order_update(kind, order, request.client_order_id))
+                return self._tracker.record(self._order_update(kind, order, request.client_order_id))
             except VenueError:
-                self._forget_unsent(request.client_order_id)   # our limiter refused: never sent
+                self._tracker.forget_unsent(request.client_order_id)  # our limiter refused: never sent
                 raise
             except Exception as exc:
                 last_exc = exc
@@ -386,19 +344,14 @@ class CcxtVenueAdapter:
                     existing = await self._fetch_quietly(request)
                     if existing is not None:
                         self.stats.duplicates_resolved += 1
-                        return self._record(existing)
+                        return self._tracker.record(existing)
                     if attempt + 1 < attempts:
                         self.stats.submit_retries += 1
                         continue
                 else:
-                    self._forget_unsent(request.client_order_id)  # refused by the venue
+                    self._tracker.forget_unsent(request.client_order_id)  # refused by the venue
                 raise venue_error(self.name, exc, self._secrets) from None
         raise venue_error(self.name, last_exc or RuntimeError("submit failed"), self._secrets)
-
-    def _forget_unsent(self, client_order_id: str) -> None:
-        tracked = self._orders.get(client_order_id)
-        if tracked is not None and tracked.last is None:
-            del self._orders[client_order_id]
 
     def _validate(self, request: VenueOrderRequest) -> None:
         if not isinstance(request.quantity, Decimal) or not request.quantity.is_finite() or request.quantity <= 0:
@@ -427,8 +380,7 @@ class CcxtVenueAdapter:
                                 exc: BaseException | None) -> VenueOrderUpdate:
         """The venue already has an order under this client order id: return its state, or
         refuse if that id belongs to a different order."""
-        tracked = self._orders[request.client_order_id]
-        first = tracked.request
+        first = self._tracker.track(request, kind_of(request.symbol), self._now_ms()).request
         if (first.symbol, first.side, first.quantity, first.price) != (
                 request.symbol, request.side, request.quantity, request.price):
             raise VenueError(self.name, VenueErrorKind.INVALID_ORDER,
@@ -441,7 +393,7 @@ class CcxtVenueAdapter:
                                  "the venue no longer reports it")
             raise venue_error(self.name, exc, self._secrets)
         self.stats.duplicates_resolved += 1
-        return self._record(existing)
+        return self._tracker.record(existing)
 
     async def _fetch_quietly(self, request: VenueOrderRequest) -> VenueOrderUpdate | None:
         try:
@@ -463,10 +415,10 @@ class CcxtVenueAdapter:
             existing = await self.fetch_order(client_order_id, symbol)
             if existing is None:
                 raise venue_error(self.name, exc, self._secrets) from None
-            return self._record(existing)
+            return self._tracker.record(existing)
         except Exception as exc:
             raise venue_error(self.name, exc, self._secrets) from None
-        return self._record(self._order_update(kind, order, client_order_id))
+        return self._tracker.record(self._order_update(kind, order, client_order_id))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderUpdate | None:
         kind = kind_of(symbol)
@@ -529,120 +481,20 @@ class CcxtVenueAdapter:
         return int(self._clock.now() * 1000)
 
     def _order_update(self, kind: str, order: dict, client_order_id: str | None = None) -> VenueOrderUpdate:
-        info = order.get("info") or {}
-        cid = (client_order_id or info.get("origClientOrderId") or info.get("C")
-               or order.get("clientOrderId") or "")
-        oid = order.get("id")
-        if oid is not None:
-            oid = str(oid)
-            if cid:
-                self._cid_by_oid[(kind, oid)] = cid
-        if not client_order_id and oid is not None and (kind, oid) in self._cid_by_oid:
-            cid = self._cid_by_oid[(kind, oid)]
-        state = _STATUS.get(str(order.get("status") or "open").lower(), VenueOrderState.OPEN)
-        filled = to_decimal_or_none(order.get("filled")) or ZERO
-        amount = to_decimal_or_none(order.get("amount"))
-        remaining = to_decimal_or_none(order.get("remaining"))
-        if remaining is None:
-            remaining = (amount - filled) if amount is not None else ZERO
-        if state in _TERMINAL:
-            remaining = ZERO
-        cost = to_decimal_or_none(order.get("cost"))
-        if filled > 0 and cost:
-            avg = _plain(cost / filled)  # venue notional / filled, not ccxt's rounded average
-        else:
-            avg = to_decimal_or_none(order.get("average")) if filled > 0 else None
-        ts = order.get("lastUpdateTimestamp") or order.get("timestamp") or self._now_ms()
-        reason = None
-        if state is VenueOrderState.CANCELED and str(order.get("status")).lower() == "expired":
-            reason = "expired"
-        elif state is VenueOrderState.REJECTED:
-            reason = str(info.get("r") or "rejected")
-        return VenueOrderUpdate(self.name, cid, oid, order.get("symbol") or "", state, filled,
-                                remaining, avg, int(ts), reason)
+        oid = None if order.get("id") is None else str(order["id"])
+        cid = client_order_id or self._tracker.client_id_for(kind, oid) or order_client_id(order)
+        self._tracker.remember_venue_id(kind, oid, cid)
+        return order_update(self.name, order, cid, self._now_ms())
 
     def _fill(self, kind: str, trade: dict) -> VenueFill:
-        info = trade.get("info") or {}
-        oid = str(trade.get("order")) if trade.get("order") is not None else None
-        cid = self._cid_by_oid.get((kind, oid)) if oid else None
-        if cid is None:
-            cid = info.get("C") or info.get("c") or ""
-        fee = trade.get("fee") or {}
-        symbol = trade.get("symbol") or ""
-        maker = trade.get("takerOrMaker")
-        return VenueFill(
-            venue=self.name, client_order_id=cid, venue_order_id=oid,
-            trade_id=f"{symbol}#{trade.get('id')}", symbol=symbol,
-            side=Side.BUY if trade.get("side") == "buy" else Side.SELL,
-            price=to_decimal(trade["price"]), quantity=to_decimal(trade["amount"]),
-            fee=to_decimal_or_none(fee.get("cost")) or ZERO, fee_currency=fee.get("currency"),
-            timestamp_ms=int(trade.get("timestamp") or self._now_ms()),
-            is_maker=None if maker is None else maker == "maker")
+        oid = None if trade.get("order") is None else str(trade["order"])
+        return trade_fill(self.name, trade, self._tracker.client_id_for(kind, oid), self._now_ms())
 
-    # -- event delivery (dedup) ---------------------------------------------------------------
-    def _emit(self, event: VenueEvent) -> None:
-        for cb in self._callbacks:
-            try:
-                cb(event)
-            except Exception:  # a consumer's bug must not kill the stream
-                self._log.exception("%s: event consumer failed on %s", self.name, type(event).__name__)
-
-    def _record(self, update: VenueOrderUpdate) -> VenueOrderUpdate:
-        """Remember the state a caller has been given, so the stream does not repeat it."""
-        tracked = self._orders.get(update.client_order_id)
-        if tracked is not None:
-            if update.venue_order_id:
-                tracked.venue_order_id = update.venue_order_id
-            if tracked.last is None or self._advances(tracked.last, update):
-                tracked.last = (update.state, update.filled)
-        return update
-
-    @staticmethod
-    def _advances(last: tuple[VenueOrderState, Decimal], update: VenueOrderUpdate) -> bool:
-        if last[0] in _TERMINAL:
-            return False
-        return update.filled > last[1] or update.state is not last[0]
-
-    def _deliver_fill(self, fill: VenueFill, source: str) -> bool:
-        if fill.trade_id in self._seen_trades:
-            return False
-        tracked = self._orders.get(fill.client_order_id)
-        if tracked is None:
-            return False  # not one of ours (another client of the account)
-        self._seen_trades.add(fill.trade_id)
-        tracked.fill_qty += fill.quantity
-        if source == "stream":
-            self.stats.fills_from_stream += 1
-        else:
-            self.stats.fills_from_poll += 1
-        self._emit(fill)
-        return True
-
-    def _deliver_update(self, kind: str, update: VenueOrderUpdate, source: str) -> None:
-        tracked = self._orders.get(update.client_order_id)
-        if tracked is None:
-            return
-        if update.filled > tracked.fill_qty:
-            self._drain_cached_trades(kind, source)
-        if tracked.last is not None and not self._advances(tracked.last, update):
-            return
-        tracked.last = (update.state, update.filled)
-        if update.venue_order_id:
-            tracked.venue_order_id = update.venue_order_id
-        if source == "stream":
-            self.stats.updates_from_stream += 1
-        else:
-            self.stats.updates_from_poll += 1
-        self._emit(update)
-
-    def _drain_cached_trades(self, kind: str, source: str) -> None:
-        """ccxt parsed the trade of an executionReport into its myTrades cache in the same
-        message as the order update: deliver it now so a fill precedes the update that counts it."""
+    def _cached_fills(self, kind: str) -> list[VenueFill]:
+        """ccxt parses the trade of an executionReport into its myTrades cache while handling
+        the same message as the order update: those fills go out before the update."""
         cache = getattr(self._markets[kind].exchange, "myTrades", None)
-        if not cache:
-            return
-        for trade in list(cache):
-            self._deliver_fill(self._fill(kind, trade), source)
+        return [self._fill(kind, t) for t in list(cache or ())]
 
     # -- stream and polling loops ---------------------------------------------------------------
     def _set_stream(self, kind: str, up: bool, why: str = "") -> None:
@@ -681,7 +533,8 @@ class CcxtVenueAdapter:
                 if not self._markets[kind].stream_up:
                     self._set_stream(kind, True)
                 for order in orders:
-                    self._deliver_update(kind, self._order_update(kind, order), "stream")
+                    self._tracker.deliver_update(self._order_update(kind, order), STREAM,
+                                                 lambda: self._cached_fills(kind))
                 backoff = 0.1
             except asyncio.CancelledError:
                 fut.cancel()
@@ -716,7 +569,7 @@ class CcxtVenueAdapter:
             try:
                 trades = await ex.watch_my_trades()
                 for trade in trades:
-                    self._deliver_fill(self._fill(kind, trade), "stream")
+                    self._tracker.deliver_fill(self._fill(kind, trade), STREAM)
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
@@ -754,24 +607,24 @@ class CcxtVenueAdapter:
 
     async def _reconcile(self, kind: str, why: str) -> None:
         """One REST pass over our live orders: fills first, then states (REST fallback)."""
-        live = [t for t in self._orders.values() if t.kind == kind and not t.done]
+        live = self._tracker.live(kind)
         if not live:
             return
         self.stats.polls += 1
-        by_symbol: dict[str, list[_Tracked]] = {}
+        by_symbol: dict[str, list] = {}
         for t in live:
             by_symbol.setdefault(t.request.symbol, []).append(t)
         for symbol, tracked in by_symbol.items():
             since = min(t.submitted_ms for t in tracked) - 60_000
             for fill in await self.fetch_fills(symbol, since):
-                self._deliver_fill(fill, "poll")
+                self._tracker.deliver_fill(fill, POLL)
             open_ids = {u.client_order_id: u for u in await self.fetch_open_orders(symbol)}
             for t in tracked:
                 update = open_ids.get(t.request.client_order_id)
                 if update is None:
                     update = await self.fetch_order(t.request.client_order_id, symbol)
                 if update is not None:
-                    self._deliver_update(kind, update, "poll")
+                    self._tracker.deliver_update(update, POLL, tuple)
                 elif t.last is None and self._now_ms() - t.submitted_ms > 60_000:
                     # a submit that failed in transit and never reached the venue
-                    self._orders.pop(t.request.client_order_id, None)
+                    self._tracker.forget_unsent(t.request.client_order_id)
