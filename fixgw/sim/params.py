@@ -78,3 +78,22 @@ class Route:
     signed: bool = False
     orders: int = 0
     key_only: bool = False      # API key header, no signature (listenKey)
+    weight_by: Callable[[Params], int] | None = None   # weight that depends on parameters
+
+    def weight_for(self, params: Params) -> int:
+        if self.weight_by is None:
+            return self.weight
+        try:
+            return self.weight_by(params)
+        except E.BinanceError:
+            return self.weight      # malformed parameters are reported by the handler
+
+
+def spot_depth_weight(p: Params) -> int:
+    limit = p.int("limit", 100) or 100
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def futures_depth_weight(p: Params) -> int:
+    limit = p.int("limit", 500) or 500
+    return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20

@@ -129,3 +129,8 @@ class TradingApi(ApiBase):
                 "permissions": ["SPOT"]}
 
     # --- futures account ----------------------------------------------------------------
+
+    def trade_fees(self, p: Params) -> list:
+        markets = [self._market(p, False)] if p.get("symbol") else self._markets(False)
+        return [{"symbol": m.symbol, "makerCommission": fmt(self.spec.maker_fee),
+                 "takerCommission": fmt(self.spec.taker_fee)} for m in markets]

@@ -24,7 +24,7 @@ from ..clock import Clock, LiveClock
 from . import errors as E
 from .auth import check_timestamp, split_signature, verify_signature
 from .engine import Exchange
-from .params import Params, Route, decode_body
+from .params import Params, Route, decode_body, futures_depth_weight, spot_depth_weight
 from .ratelimit import RateLimiter
 from .rest_futures import FuturesAccountApi
 from .rest_market import MarketDataApi
@@ -132,7 +132,7 @@ class VenueServer:
                     values.update(parse_qsl(raw_body, keep_blank_values=True))
                 api_key = request.headers.get("X-MBX-APIKEY")
                 client = f"key:{api_key}" if api_key else f"ip:{request.remote}"
-                used, orders = self.limiter.charge(client, route.weight, route.orders)
+                used, orders = self.limiter.charge(client, route.weight_for(Params(values)), route.orders)
                 headers["X-MBX-USED-WEIGHT-1M"] = str(used)
                 if route.orders:
                     headers["X-MBX-ORDER-COUNT-10S"] = str(orders)
@@ -174,7 +174,7 @@ class VenueServer:
             R("GET", "/api/v3/ping", lambda p, a: {}),
             R("GET", "/api/v3/time", lambda p, a: {"serverTime": int(time.time() * 1000)}),
             R("GET", "/api/v3/exchangeInfo", lambda p, a: self.market_api.exchange_info(False), weight=20),
-            R("GET", "/api/v3/depth", lambda p, a: self.market_api.depth(p, False), weight=5),
+            R("GET", "/api/v3/depth", lambda p, a: self.market_api.depth(p, False), weight_by=spot_depth_weight),
             R("GET", "/api/v3/trades", lambda p, a: self.market_api.trades(p, False, agg=False), weight=25),
             R("GET", "/api/v3/aggTrades", lambda p, a: self.market_api.trades(p, False, agg=True), weight=2),
             R("GET", "/api/v3/ticker/24hr", lambda p, a: self.market_api.ticker(p, False), weight=2),
@@ -192,11 +192,12 @@ class VenueServer:
             R("GET", "/api/v3/myTrades", lambda p, a: self.trading.my_trades(p, a, False), weight=20, signed=True),
             R("GET", "/api/v3/account", lambda p, a: self.trading.spot_account(a), weight=20, signed=True),
             R("GET", "/sapi/v1/system/status", lambda p, a: {"status": 0, "msg": "normal"}),
+            R("GET", "/sapi/v1/asset/tradeFee", lambda p, a: self.trading.trade_fees(p), signed=True),
             # futures
             R("GET", "/fapi/v1/ping", lambda p, a: {}),
             R("GET", "/fapi/v1/time", lambda p, a: {"serverTime": int(time.time() * 1000)}),
             R("GET", "/fapi/v1/exchangeInfo", lambda p, a: self.market_api.exchange_info(True)),
-            R("GET", "/fapi/v1/depth", lambda p, a: self.market_api.depth(p, True), weight=5),
+            R("GET", "/fapi/v1/depth", lambda p, a: self.market_api.depth(p, True), weight_by=futures_depth_weight),
             R("GET", "/fapi/v1/trades", lambda p, a: self.market_api.trades(p, True, agg=False), weight=5),
             R("GET", "/fapi/v1/aggTrades", lambda p, a: self.market_api.trades(p, True, agg=True), weight=20),
             R("GET", "/fapi/v1/ticker/24hr", lambda p, a: self.market_api.ticker(p, True)),

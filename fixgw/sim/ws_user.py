@@ -194,11 +194,12 @@ class UserStreams:
                 raise E.BinanceError(-1020, f"Unsupported method: {method}")
             route = next(r for r in self.routes if (r.method, r.path) == target)
             account = None
-            if route.signed:
-                account = self._ws_verify(params, client_ip, route.weight, route.orders)
-            else:
-                self.limiter.charge(client_ip, route.weight, 0)
             values = {k: _text(v) for k, v in params.items() if k not in ("signature", "apiKey")}
+            weight = route.weight_for(Params(values))
+            if route.signed:
+                account = self._ws_verify(params, client_ip, weight, route.orders)
+            else:
+                self.limiter.charge(client_ip, weight, 0)
             return {"id": rid, "status": 200, "result": route.handler(Params(values), account)}
         except E.BinanceError as exc:
             out = {"id": rid, "status": exc.http_status, "error": exc.body()}

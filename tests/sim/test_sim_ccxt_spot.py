@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 
 import ccxt
 import ccxt.async_support as ccxt_async
@@ -39,7 +40,9 @@ def test_load_markets_book_ticker_balance():
         assert t["bid"] == ob["bids"][0][0] and t["ask"] == ob["asks"][0][0]
         bal = await ex.fetch_balance()
         assert bal["USDT"]["free"] == 100000 and bal["BTC"]["total"] == 2
-    run(with_venue(body))
+        fees = await ex.fetch_trading_fees()
+        assert fees["BTC/USDT"]["maker"] == 0.0002 and fees["BTC/USDT"]["taker"] == 0.0004
+    run(with_venue(body, maker_fee=Decimal("0.0002"), taker_fee=Decimal("0.0004")))
 
 
 def test_limit_place_query_cancel_and_locking():

@@ -173,3 +173,26 @@ def test_public_trades_and_ticker_streams_with_latency():
             await ex.close()
             await venue.stop()
     run(main())
+
+
+def test_ws_api_order_rate_limit_maps_to_rate_limit_exceeded():
+    async def main():
+        from fixgw.sim.spec import RateLimitSpec
+        venue, model = await start(rate_limits=RateLimitSpec(orders_per_10s=3, violations_before_ban=100))
+        model.paused = True
+        ex = point_ccxt(ccxtpro.binance, venue, "spot")
+        try:
+            await ex.load_markets()
+            placed, limited = 0, None
+            for _ in range(6):
+                try:
+                    await ex.create_order_ws("BTC/USDT", "limit", "buy", 0.001, 50000)
+                    placed += 1
+                except ccxt.RateLimitExceeded as e:     # -1015 over ws-api: ccxt maps the code
+                    limited = e
+                    break
+            assert placed <= 3 and limited is not None and "-1015" in str(limited)
+        finally:
+            await ex.close()
+            await venue.stop()
+    run(main())
