@@ -21,7 +21,7 @@ async def two_venues():
                                     maker_fee=D("0.0002"), price_offset_bps=D("3")))
     adapters = {}
     for v in (a, b):
-        cfg = VenueConfig(name=v.spec.name, base_url=v.base_url, symbols=("BTC/USDT",),
+        cfg = VenueConfig(name=v.spec.name, base_url=v.base_url, symbols=("BTC/USDT", "BTC/USDT:USDT"),
                           fees=None)
         ad = CcxtVenueAdapter(cfg, credentials=Credentials(v.spec.api_key, v.spec.api_secret))
         await ad.connect()
@@ -73,6 +73,12 @@ def test_books_consolidate_with_fees_and_match_venue_depth():
             top = cb.taker_levels(Side.BUY)[0]
             q = cb.quote(top.venue)
             assert top.all_in_price == q.book.best_ask * (1 + q.fees.taker)
+            # the perpetual is consolidated too, with the venues' futures fees
+            perp = hub.consolidated("BTC/USDT:USDT")
+            assert [q.venue for q in perp.venues] == ["sim-a", "sim-b"]
+            assert perp.quote("sim-a").fees == VenueFees(D("0.0002"), D("0.0005"))
+            bids, asks = a.exchange.depth("BTCUSDT_PERP", 3)
+            assert perp.quote("sim-a").book.asks[:3] == tuple(asks)
             # a change on the venue shows up in the hub's book
             a.exchange.place_house_order("house-y", "BTCUSDT", "BUY", "LIMIT", D("1.5"), D("59999"))
             assert await wait_for(lambda: hub.book("sim-a", "BTC/USDT").best_bid == D("59999"))
