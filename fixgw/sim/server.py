@@ -252,10 +252,12 @@ class VenueServer:
         self._tasks.append(loop.create_task(self._drive(model_factory)))
 
     async def _drive(self, model_factory) -> None:
-        """Step the market model every ~100 ms of market time; settle funding."""
+        """Step the market model every ~100 ms of market time; settle funding and close-outs.
+        A failing step is logged (the first, then every 600th) and the venue keeps running."""
         model = model_factory(self.exchange, self.spec, self.clock) if model_factory else None
         wall = getattr(self.clock, "wall_seconds", None)
         period = wall(0.1) if wall else 0.1
+        failures = 0
         while True:
             try:
                 now = self.clock.now()
@@ -263,7 +265,9 @@ class VenueServer:
                     model.step(now)
                 self.exchange.on_time(int(now * 1000))
             except Exception:  # noqa: BLE001
-                log.exception("market model step failed")
+                if failures % 600 == 0:
+                    log.exception("market model step failed (%d failures so far)", failures + 1)
+                failures += 1
             await asyncio.sleep(period)
 
     async def stop(self) -> None:
