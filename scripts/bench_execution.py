@@ -291,7 +291,7 @@ def ac_reference(strategy: str, size: float, price: float, horizon: float,
     if strategy == "POV":
         return None, None
     plan_h = horizon * (1 - settings.final_window_fraction)
-    n = len(even_times(0.0, plan_h, settings.slice_seconds))
+    n = len(even_times(0.0, plan_h, settings.slice_seconds, settings.min_slices))
     if strategy.startswith("ARRIVAL"):
         lam = settings.risk_aversion_bps[Urgency(strategy.split(" ")[0].split("/")[1])]
         est = ac.estimate(size, price, plan_h, n, params, lam)

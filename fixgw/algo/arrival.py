@@ -42,7 +42,7 @@ class ArrivalScheduler(ScheduledAlgo):
 
     def curve(self, start: float, end: float, market: MarketSnapshot
               ) -> tuple[Sequence[float], Sequence[float | Decimal]]:
-        times = even_times(start, end, self.settings.slice_seconds)
+        times = even_times(start, end, self.settings.slice_seconds, self.settings.min_slices)
         horizon = end - start
         if self.kappa is None:   # kept across re-plans: the urgency does not change mid-order
             self.kappa = self.compute_kappa(horizon, horizon / len(times), market)

@@ -35,7 +35,7 @@ from fixgw.domain import ZERO, Side, TimeInForce
 log = logging.getLogger(__name__)
 BPS = Decimal(10_000)
 # how long announced-but-unseen fills stay reserved before the OMS is assumed to have lost them
-LATE_FILL_GRACE_SECONDS = 30.0
+LATE_FILL_GRACE_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -127,7 +127,10 @@ class BaseScheduler(ABC):
                               tuple(samples), tuple(self.fills))
 
     def _sample(self, now: float, market: MarketSnapshot) -> None:
-        if self.samples and now - self.samples[-1].time < self.settings.trace_seconds:
+        every = self.settings.trace_seconds
+        if self.end is not None:
+            every = min(every, (self.end - self.parent.start) / 100)
+        if self.samples and now - self.samples[-1].time < every:
             return
         self.samples.append(MarketSample(now, market.mid, market.traded_volume,
                                          market.traded_notional, self.filled,

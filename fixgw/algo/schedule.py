@@ -73,8 +73,9 @@ class Schedule:
         return [(self.start, ZERO)] + list(zip(self.times, self.cumulative))
 
 
-def even_times(start: float, end: float, slice_seconds: float) -> list[float]:
-    """Due times of ``round((end-start)/slice_seconds)`` (at least one) equal slices."""
-    n = max(1, round((end - start) / slice_seconds))
+def even_times(start: float, end: float, slice_seconds: float, min_slices: int = 1) -> list[float]:
+    """Due times of ``round((end-start)/slice_seconds)`` equal slices, at least ``min_slices``
+    (a short order is still sliced, however long the configured slice)."""
+    n = max(1, min_slices, round((end - start) / slice_seconds))
     step = (end - start) / n
     return [start + step * (i + 1) for i in range(n - 1)] + [end]

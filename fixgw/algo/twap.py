@@ -17,7 +17,7 @@ from fixgw.algo.types import MarketSnapshot
 class TwapScheduler(ScheduledAlgo):
     def curve(self, start: float, end: float, market: MarketSnapshot
               ) -> tuple[Sequence[float], Sequence[float | Decimal]]:
-        times = even_times(start, end, self.settings.slice_seconds)
+        times = even_times(start, end, self.settings.slice_seconds, self.settings.min_slices)
         n = len(times)
         step = (end - start) / n
         tj = min(self.settings.timing_jitter, 0.45)

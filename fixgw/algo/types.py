@@ -149,18 +149,21 @@ class AlgoSettings:
     """Tuning knobs shared by the strategies (defaults are sane for minutes-long schedules).
 
     slice_seconds: target spacing of schedule points (TWAP/VWAP/ARRIVAL).
+    min_slices: at least this many points, however short the horizon.
     timing_jitter / size_jitter: fraction of a slice by which TWAP randomises each point.
     refresh_seconds: a passive child older than this, or no longer at the touch, is replaced.
     cross_collar_bps: how far beyond the far touch a crossing child may walk (then capped by 44).
     final_window_fraction: the last part of the horizon kept free to finish by crossing.
     pov_band: POV keeps its fill within rate*(1 +/- band) of the volume.
     poll_seconds: upper bound on the time between two wake-ups while working.
-    trace_seconds: spacing of the market/progress samples kept for TCA and charts.
+    trace_seconds: spacing of the market/progress samples kept for TCA and charts (at most
+        1/100 of the horizon, so that a short order still has a useful trace).
     passive_first: work the next slice passively at the touch before crossing (default); False
         crosses each slice when it falls due, exactly the execution Almgren-Chriss models.
     """
 
     slice_seconds: float = 30.0
+    min_slices: int = 5
     timing_jitter: float = 0.2
     size_jitter: float = 0.2
     refresh_seconds: float = 15.0

@@ -79,7 +79,7 @@ class VwapScheduler(ScheduledAlgo):
 
     def curve(self, start: float, end: float, market: MarketSnapshot
               ) -> tuple[Sequence[float], Sequence[float | Decimal]]:
-        times = even_times(start, end, self.settings.slice_seconds)
+        times = even_times(start, end, self.settings.slice_seconds, self.settings.min_slices)
         whole = self.profile.integral(start, end)
         if whole <= 0:
             return times, [(i + 1) / len(times) for i in range(len(times))]
