@@ -148,7 +148,7 @@ class CcxtVenueAdapter:
                 raise venue_error(self.name, exc, self._secrets) from None
         self._load_fees()
         self._connected = True
-        if self.config.fees is None and self._credentials:
+        if self._credentials:
             await self._fetch_fees()
         if self._credentials:
             for kind, market in self._markets.items():
@@ -235,9 +235,10 @@ class CcxtVenueAdapter:
 
     def _load_fees(self) -> None:
         for kind, market in self._markets.items():
+            configured = self.config.fees if kind == SPOT else self.config.linear_fees
             for symbol, m in (market.exchange.markets or {}).items():
-                if self.config.fees is not None and kind == SPOT:
-                    self._fees_by_symbol[symbol] = self.config.fees
+                if configured is not None:
+                    self._fees_by_symbol[symbol] = configured
                     continue
                 maker, taker = m.get("maker"), m.get("taker")
                 if maker is not None and taker is not None:
@@ -252,6 +253,8 @@ class CcxtVenueAdapter:
         """The account's own commission rates: spot from /api/v3/account ``commissionRates``,
         perps from the trading-fee endpoint. On failure the market defaults stay (logged)."""
         for kind, market in self._markets.items():
+            if (self.config.fees if kind == SPOT else self.config.linear_fees) is not None:
+                continue   # configured fees win
             ex = market.exchange
             try:
                 if kind == SPOT:

@@ -44,7 +44,8 @@ class VenueConfig:
     api_key_env: str | None = None
     secret_env: str | None = None
     secrets_file: str | None = None
-    fees: VenueFees | None = None              # None: taken from the venue's markets
+    fees: VenueFees | None = None              # spot; None: fetched from the venue
+    linear_fees: VenueFees | None = None       # perps; None: fetched from the venue
     symbols: tuple[str, ...] = ()              # unified ccxt symbols traded here
     rate_limits: RateLimits = BINANCE_SPOT_LIMITS
     linear_rate_limits: RateLimits = BINANCE_USDM_LIMITS
@@ -68,7 +69,7 @@ class VenueConfig:
 
 
 _FIELDS = {"exchange", "exchange_id", "linear_exchange_id", "base_url", "ws_url", "api_key_env",
-           "secret_env", "secrets_file", "fees", "symbols", "rate_limits", "linear_rate_limits",
+           "secret_env", "secrets_file", "fees", "linear_fees", "symbols", "rate_limits", "linear_rate_limits",
            "order_transport", "timeout_ms", "poll_interval_s", "stream_settle_s", "submit_retries"}
 _SECRET_LOOKING = {"api_key", "apikey", "secret", "password", "key"}
 
@@ -103,6 +104,17 @@ def _rate_limits(venue: str, name: str, value: Any, default: RateLimits) -> Rate
     return RateLimits(**{**{f: getattr(default, f) for f in known}, **kwargs})
 
 
+def _fees(venue: str, key: str, f: Any) -> VenueFees | None:
+    if f is None:
+        return None
+    if not isinstance(f, Mapping) or set(f) != {"maker", "taker"}:
+        raise VenueConfigError(f"venue {venue}: {key} must be {{maker: x, taker: y}}, got {f!r}")
+    fees = VenueFees(maker=_dec(venue, f"{key}.maker", f["maker"]), taker=_dec(venue, f"{key}.taker", f["taker"]))
+    if fees.taker < 0 or fees.taker >= 1 or fees.maker <= -1 or fees.maker >= 1:
+        raise VenueConfigError(f"venue {venue}: {key} out of range: {f!r}")
+    return fees
+
+
 def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
     """Validate one ``venues:`` entry. Errors name the venue, the field and the bad value
     (except for secret-looking fields, whose value is never echoed)."""
@@ -115,14 +127,8 @@ def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
     unknown = set(raw) - _FIELDS
     if unknown:
         raise VenueConfigError(f"venue {name}: unknown keys {sorted(unknown)}")
-    fees = None
-    if raw.get("fees") is not None:
-        f = raw["fees"]
-        if not isinstance(f, Mapping) or set(f) != {"maker", "taker"}:
-            raise VenueConfigError(f"venue {name}: fees must be {{maker: x, taker: y}}, got {f!r}")
-        fees = VenueFees(maker=_dec(name, "fees.maker", f["maker"]), taker=_dec(name, "fees.taker", f["taker"]))
-        if fees.taker < 0 or fees.taker >= 1 or fees.maker <= -1 or fees.maker >= 1:
-            raise VenueConfigError(f"venue {name}: fees out of range: {f!r}")
+    fees = _fees(name, "fees", raw.get("fees"))
+    linear_fees = _fees(name, "linear_fees", raw.get("linear_fees"))
     symbols = raw.get("symbols", ())
     if isinstance(symbols, str) or not all(isinstance(s, str) and "/" in s for s in symbols):
         raise VenueConfigError(f"venue {name}: symbols must be a list like [BTC/USDT, BTC/USDT:USDT], got {symbols!r}")
@@ -148,6 +154,7 @@ def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
             secret_env=raw.get("secret_env"),
             secrets_file=raw.get("secrets_file"),
             fees=fees,
+            linear_fees=linear_fees,
             symbols=tuple(symbols),
             rate_limits=_rate_limits(name, "rate_limits", raw.get("rate_limits"), BINANCE_SPOT_LIMITS),
             linear_rate_limits=_rate_limits(name, "linear_rate_limits", raw.get("linear_rate_limits"),

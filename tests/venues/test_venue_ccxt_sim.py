@@ -330,7 +330,7 @@ def test_perpetual_through_the_same_adapter():
         venue, adapter, events = await venue_and_adapter()
         try:
             await wait_stream_up(adapter, "linear")
-            assert adapter.fees_for("BTC/USDT:USDT").taker == D("0.0005")
+            assert adapter.fees_for("BTC/USDT:USDT").taker == D("0.0005")   # fetched from the venue
             assert adapter.fees_for("BTC/USDT").taker == D("0.001")
             assert adapter.market_rules("BTC/USDT:USDT").lot_size == D("0.001")
             u = await adapter.submit(req("f-1", qty="0.01", symbol="BTC/USDT:USDT"))

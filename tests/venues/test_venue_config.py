@@ -14,9 +14,11 @@ from fixgw.venues.factory import build_venues
 def test_full_mapping_parses_to_frozen_config():
     cfg = venue_config_from_mapping("sim-a", {
         "exchange": "binance", "base_url": "http://127.0.0.1:9000/", "api_key_env": "K", "secret_env": "S",
-        "fees": {"maker": "0.0008", "taker": 0.001}, "symbols": ["BTC/USDT", "BTC/USDT:USDT"],
+        "fees": {"maker": "0.0008", "taker": 0.001}, "linear_fees": {"maker": "0.0002", "taker": "0.0005"},
+        "symbols": ["BTC/USDT", "BTC/USDT:USDT"],
         "rate_limits": {"orders_per_10s": 50}, "order_transport": "ws"})
     assert cfg.base_url == "http://127.0.0.1:9000" and cfg.fees.taker == D("0.001")
+    assert cfg.linear_fees.maker == D("0.0002")
     assert cfg.spot_symbols == ("BTC/USDT",) and cfg.linear_symbols == ("BTC/USDT:USDT",)
     assert cfg.linear_id == "binanceusdm"
     assert cfg.rate_limits.orders_per_10s == 50 and cfg.rate_limits.request_weight_per_minute == 6000
@@ -27,6 +29,7 @@ def test_full_mapping_parses_to_frozen_config():
 @pytest.mark.parametrize("raw, words", [
     ({"api_key": "abc"}, ["credentials must not be in the config"]),
     ({"fees": {"maker": "x", "taker": "0.001"}}, ["fees.maker", "'x'"]),
+    ({"linear_fees": {"taker": "2"}}, ["linear_fees"]),
     ({"symbols": "BTC/USDT"}, ["symbols"]),
     ({"order_transport": "fix"}, ["order_transport", "'fix'"]),
     ({"base_url": "127.0.0.1:80"}, ["base_url"]),
