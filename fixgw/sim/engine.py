@@ -30,6 +30,20 @@ ZERO = Decimal(0)
 LIMIT, MARKET, LIMIT_MAKER = "LIMIT", "MARKET", "LIMIT_MAKER"
 GTC, IOC, FOK, GTX = "GTC", "IOC", "FOK", "GTX"
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+_ENDINGS = frozenset({"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"})
+# Binance order status machine: which status may follow which. Terminal states have no exit.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    "NEW": frozenset({"PARTIALLY_FILLED"}) | _ENDINGS,
+    "PARTIALLY_FILLED": frozenset({"PARTIALLY_FILLED"}) | _ENDINGS,
+    "FILLED": frozenset(), "CANCELED": frozenset(), "EXPIRED": frozenset(), "EXPIRED_IN_MATCH": frozenset(),
+}
+
+
+def transition(order: "Order", status: str) -> None:
+    """Move an order to ``status``; an illegal move is an engine bug, never client input."""
+    if status not in ORDER_TRANSITIONS[order.status]:
+        raise AssertionError(f"order {order.order_id}: {order.status} -> {status} is not a legal transition")
+    order.status = status
 
 
 @dataclass(slots=True, eq=False)
@@ -117,10 +131,6 @@ class MarketStats:
 
 ExecutionListener = Callable[[Execution], None]
 BalanceListener = Callable[[str, str, set], None]     # account, "spot"|"futures", assets/markets touched
-
-
-def m_step(order: Order) -> Decimal:
-    return order.market.step_size
 
 
 class Exchange:
@@ -254,26 +264,23 @@ class Exchange:
     def _submit(self, order: Order, book: OrderBook, now: int) -> list[Fill]:
         """Match an accepted (registered, NEW already reported) order and rest what may rest."""
         if order.time_in_force == FOK and self._fillable(order, book, order.remaining) < order.remaining:
-            order.status = "EXPIRED"
+            transition(order, "EXPIRED")
             self._release(order)
             self._emit(Execution(order, "EXPIRED", None, now))
             self._flush_touched()
             return []
         fills = self._match(order, book, now)
         if order.type == MARKET and order.quote_order_qty:
-            if order.status != "EXPIRED_IN_MATCH":
-                next_price = (book.best_ask() if order.side == BUY else book.best_bid()) or ZERO
-                spent_enough = order.quote_order_qty - order.cum_quote < next_price * m_step(order)
-                order.status = "FILLED" if order.executed_qty and spent_enough else "EXPIRED"
-                if order.status == "EXPIRED":
-                    self._emit(Execution(order, "EXPIRED", None, now))
+            if order.is_open:          # the book ran out before the quote amount was spent
+                transition(order, "EXPIRED")
+                self._emit(Execution(order, "EXPIRED", None, now))
         elif order.status in OPEN_STATUSES and order.remaining > ZERO:
             if order.type in (LIMIT, LIMIT_MAKER) and order.time_in_force in (GTC, GTX):
                 book.add(order)
                 order.on_book = True
                 self._open_by_account.setdefault(order.account, {})[order.order_id] = order
             else:
-                order.status = "EXPIRED"
+                transition(order, "EXPIRED")
                 self._release(order)
                 self._emit(Execution(order, "EXPIRED", None, now))
         if order.type == MARKET:
@@ -339,7 +346,7 @@ class Exchange:
         if order is None or not order.is_open:
             raise E.unknown_order_on_cancel()
         self._take_off(order)
-        order.status = "CANCELED"
+        transition(order, "CANCELED")
         order.update_time = self.now_ms()
         self._release(order)
         self._emit(Execution(order, "CANCELED", None, order.update_time,
@@ -516,27 +523,46 @@ class Exchange:
                 break
             maker = next(iter(level.orders.values()))
             if maker.account == taker.account:
-                taker.status = "EXPIRED_IN_MATCH"
+                transition(taker, "EXPIRED_IN_MATCH")
                 self._release(taker)
                 self._emit(Execution(taker, "EXPIRED", None, now))
                 break
+            final = False
             if taker.type == MARKET and taker.quote_order_qty:
                 qty = min(maker.remaining, (quote_left / price / m.step_size).to_integral_value(ROUND_DOWN) * m.step_size)
                 if qty <= ZERO:
                     break
+                taker.orig_qty += qty
+                final = self._quote_spent(book, taker.side, maker, qty, price, quote_left - price * qty)
             else:
                 qty = min(taker.remaining, maker.remaining)
-            if taker.type == MARKET and taker.quote_order_qty:
-                taker.orig_qty += qty
-            fills.append(self._execute(taker, maker, book, price, qty, now))
+            fills.append(self._execute(taker, maker, book, price, qty, now, final))
             quote_left -= price * qty
         return fills
 
-    def _execute(self, taker: Order, maker: Order, book: OrderBook, price: Decimal, qty: Decimal, now: int) -> Fill:
+    @staticmethod
+    def _quote_spent(book: OrderBook, side: str, maker: Order, qty: Decimal, price: Decimal,
+                     quote_after: Decimal) -> bool:
+        """Will this fill be the last of an order by quote amount (what is left cannot buy or
+        sell one more step at the next price)? Decided before the fill so that its TRADE report
+        already says FILLED, as Binance's does."""
+        step = maker.market.step_size
+        level = (book.asks if side == BUY else book.bids)[price]
+        if maker.remaining > qty or len(level.orders) > 1:
+            next_price = price
+        else:
+            levels = book.asks if side == BUY else book.bids
+            if len(levels) < 2:
+                return quote_after < price * step
+            next_price = levels.peekitem(1 if side == BUY else -2)[0]
+        return quote_after < next_price * step
+
+    def _execute(self, taker: Order, maker: Order, book: OrderBook, price: Decimal, qty: Decimal, now: int,
+                 taker_final: bool = False) -> Fill:
         m = taker.market
         trade_id = next(self._trade_ids)
         book.reduce(maker, qty)
-        taker_fill = self._fill_order(taker, price, qty, trade_id, now, is_maker=False)
+        taker_fill = self._fill_order(taker, price, qty, trade_id, now, is_maker=False, final=taker_final)
         maker_fill = self._fill_order(maker, price, qty, trade_id, now, is_maker=True)
         if maker.remaining == ZERO:
             book.discard_filled(maker)
@@ -547,13 +573,15 @@ class Exchange:
         self._record_trade(m, trade_id, price, qty, taker, maker, now)
         return taker_fill
 
-    def _fill_order(self, order: Order, price: Decimal, qty: Decimal, trade_id: int, now: int, is_maker: bool) -> Fill:
+    def _fill_order(self, order: Order, price: Decimal, qty: Decimal, trade_id: int, now: int, is_maker: bool,
+                    final: bool = False) -> Fill:
         m = order.market
         quote = price * qty
         order.executed_qty += qty
         order.cum_quote += quote
         order.update_time = now
-        order.status = "FILLED" if order.remaining == ZERO else "PARTIALLY_FILLED"
+        by_quote = order.type == MARKET and order.quote_order_qty    # its final status comes after matching
+        transition(order, "FILLED" if (order.remaining == ZERO and not by_quote) or final else "PARTIALLY_FILLED")
         commission, asset, realized = ZERO, (m.quote if m.is_perp or order.side == SELL else m.base), ZERO
         if not order.house:
             if m.is_perp:

@@ -203,3 +203,29 @@ def test_finished_house_orders_are_forgotten_but_client_orders_stay():
     assert len(ex.orders) < 250
     assert mine.order_id in ex.orders and resting.order_id in ex.orders
     assert ex.find_order("demo", btc(ex), None, mine.client_order_id) is mine
+
+
+def test_reports_follow_the_status_table_for_orders_by_quote_amount():
+    ex = make()
+    seen = []
+    ex.execution_listeners.append(lambda e: seen.append((e.exec_type, e.order.status)) if not e.order.house else None)
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("0.1"), D("50000"))
+    ex.place_house_order("mm", "BTCUSDT", "SELL", "LIMIT", D("1"), D("50010"))
+    ex.place_order("demo", btc(ex), "BUY", "MARKET", None, quote_order_qty=D("10000"))
+    assert seen == [("NEW", "NEW"), ("TRADE", "PARTIALLY_FILLED"), ("TRADE", "FILLED")]
+    seen.clear()
+    ex.place_order("demo", btc(ex), "BUY", "MARKET", None, quote_order_qty=D("90000"))   # more than the book
+    assert seen[-2:] == [("TRADE", "PARTIALLY_FILLED"), ("EXPIRED", "EXPIRED")]
+    assert ex.spot.get("demo", "USDT").locked == 0
+
+
+def test_illegal_status_transition_is_caught():
+    from fixgw.sim.engine import transition
+    ex = make()
+    order, _ = ex.place_order("demo", btc(ex), "BUY", "LIMIT", D("0.01"), D("50000"), "GTC")
+    ex.cancel_order("demo", btc(ex), order.order_id, None)
+    with pytest.raises(AssertionError):
+        transition(order, "FILLED")
+    with pytest.raises(BinanceError) as e:
+        ex.cancel_order("demo", btc(ex), order.order_id, None)
+    assert e.value.code == -2011
