@@ -194,6 +194,13 @@ class OrderCancelReplaceRequest:
     effective_time: float | None = None
     participation_rate: Decimal | None = None
     max_floor: Decimal | None = None
+    strategy_params: tuple[StrategyParameter, ...] = ()
+
+    def param(self, name: str) -> str | None:
+        for p in self.strategy_params:
+            if p.name.lower() == name.lower():
+                return p.value
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +327,8 @@ def decode_order_cancel_replace_request(msg: FixMessage) -> OrderCancelReplaceRe
         account=msg.get(1) or None, expire_time=_optional_time(msg, 126),
         effective_time=_optional_time(msg, 168),
         participation_rate=_optional_decimal(msg, 849),
-        max_floor=_optional_decimal(msg, 111))
+        max_floor=_optional_decimal(msg, 111),
+        strategy_params=_parse_strategy_params(msg))
 
 
 def decode_order_status_request(msg: FixMessage) -> OrderStatusRequest:
@@ -654,7 +662,8 @@ def cancel_request_body(cl_ord_id: str, orig_cl_ord_id: str, symbol: str, side: 
 
 def replace_request_body(cl_ord_id: str, orig_cl_ord_id: str, symbol: str, side: Side,
                          ord_type: OrdType, quantity: Decimal, price: Decimal | None,
-                         transact_time: float, tif: TimeInForce | None = None) -> Body:
+                         transact_time: float, tif: TimeInForce | None = None,
+                         params: Sequence[StrategyParameter] = ()) -> Body:
     f: Body = [(11, cl_ord_id), (38, format_decimal(quantity)), (40, ord_type.value),
                (41, orig_cl_ord_id)]
     if price is not None:
@@ -663,6 +672,13 @@ def replace_request_body(cl_ord_id: str, orig_cl_ord_id: str, symbol: str, side:
     if tif is not None:
         f.append((59, tif.value))
     f.append((60, format_utc_timestamp(transact_time)))
+    if params:
+        f.append((957, str(len(params))))
+        for p in params:
+            f.append((958, p.name))
+            if p.type is not None:
+                f.append((959, p.type))
+            f.append((960, p.value))
     return f
 
 

@@ -88,9 +88,22 @@ class AlgoRun:
         self._run(self.scheduler.cancel(self.manager.clock.now()))
 
     def replace(self, req) -> None:
+        """A parent cancel/replace: new quantity, limit or end time, and StrategyParameter
+        ``Pause=Y`` / ``Pause=N`` to pause (every child pulled) or resume the schedule."""
         now = self.manager.clock.now()
+        pause = (req.param("Pause") or "").strip().upper()
+        if pause and pause not in ("Y", "N"):
+            raise ValueError(f"StrategyParameter Pause: expected Y or N, got '{pause}'")
         self._run(self.scheduler.on_replace(now, self._snapshot(now), quantity=req.quantity,
                                             limit_price=req.price, end=req.expire_time))
+        if pause == "Y":
+            self._run(self.scheduler.pause(now))
+        elif pause == "N":
+            self._run(self.scheduler.resume(now, self._snapshot(now)))
+
+    @property
+    def paused(self) -> bool:
+        return self.scheduler.status is SchedulerStatus.PAUSED
 
     def on_fill(self, slice_id: str | None, quantity: Decimal, price: Decimal) -> None:
         if slice_id is None:

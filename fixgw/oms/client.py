@@ -83,11 +83,12 @@ class OrderClient:
 
     def replace(self, cl_ord_id: str, orig_cl_ord_id: str, symbol: str, side: Side,
                 quantity: Decimal | str, price: Decimal | str | None,
-                tif: TimeInForce | None = None) -> int:
+                tif: TimeInForce | None = None, params: dict[str, str] | None = None) -> int:
         return self.fix.send("G", m.replace_request_body(
             cl_ord_id, orig_cl_ord_id, symbol, side,
             OrdType.LIMIT if price is not None else OrdType.MARKET, Decimal(quantity),
-            None if price is None else Decimal(price), time.time(), tif))
+            None if price is None else Decimal(price), time.time(), tif,
+            tuple(m.StrategyParameter(k, "14", v) for k, v in (params or {}).items())))
 
     def status(self, cl_ord_id: str, symbol: str, side: Side, req_id: str | None = None) -> int:
         return self.fix.send("H", m.status_request_body(cl_ord_id, symbol, side, req_id))

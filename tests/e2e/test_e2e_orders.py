@@ -383,3 +383,33 @@ def test_fill_or_kill_all_or_nothing(gw, client):
     ok = cl("FOK")
     client.new_order(ok, "ETH/USDT", Side.BUY, "0.5", price=ask + 5, tif=TimeInForce.FOK)
     assert client.wait_done(ok).ord_status is OrdStatus.FILLED
+
+
+def test_algo_pause_and_resume_by_cancel_replace(gw, client):
+    """StrategyParameter Pause=Y on an OrderCancelReplaceRequest pauses the schedule (every
+    child pulled, nothing traded meanwhile); Pause=N resumes it."""
+    from fixgw.domain import Strategy
+    mid = book(gw, "BTC/USDT").mid()
+    limit = (mid * D("1.003")).quantize(D("0.1"))
+    now = time.time()
+    c = cl("PAUSE")
+    client.new_order(c, "BTC/USDT", Side.BUY, "0.3", price=limit, tif=TimeInForce.GTD,
+                     strategy=Strategy.TWAP, effective_time=now, expire_time=now + 7)
+    assert client.wait_report(c, lambda r: r.exec_type is ExecType.NEW) is not None
+    client.replace(c + "-P", c, "BTC/USDT", Side.BUY, "0.3", limit, TimeInForce.GTD,
+                   params={"Pause": "Y"})
+    rep = client.wait_report(c + "-P", lambda r: r.exec_type is ExecType.REPLACED)
+    assert rep is not None and rep.ord_status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED)
+    time.sleep(0.5)   # children being pulled may still report
+    client.pump(0.1)
+    before = rep.cum_qty if not client.reports(c + "-P") else client.reports(c + "-P")[-1].cum_qty
+    time.sleep(1.5)
+    client.wait(lambda x: False, timeout=0.2)
+    during = [r for r in client.reports(c + "-P") if r.exec_type is ExecType.TRADE]
+    assert all(r.cum_qty == before for r in during[-1:]), "traded while paused"
+    client.replace(c + "-R", c + "-P", "BTC/USDT", Side.BUY, "0.3", limit, TimeInForce.GTD,
+                   params={"Pause": "N"})
+    assert client.wait_report(c + "-R", lambda r: r.exec_type is ExecType.REPLACED) is not None
+    done = client.wait_done(c + "-R", timeout=15)
+    assert done is not None and done.cum_qty > before
+    assert done.ord_status in (OrdStatus.FILLED, OrdStatus.EXPIRED)
