@@ -75,9 +75,12 @@ class MarketDataHub:
                  symbols: Mapping[str, Iterable[str]] | None = None, *,
                  clock: Clock | None = None, config: MarketDataConfig = MarketDataConfig(),
                  fees: Mapping[str, VenueFees] | None = None,
-                 logger: logging.Logger | None = None):
-        """``symbols``: venue -> symbols to watch (default: each adapter's ``symbols``).
-        ``fees``: venue -> fees, overriding ``fees_for`` (for sources without it)."""
+                 logger: logging.Logger | None = None, wall_clock: Clock | None = None):
+        """``symbols``: venue -> symbols to watch (default: each venue's configured symbols).
+        ``fees``: venue -> fees, overriding ``fees_for`` (for sources without it).
+        ``clock`` is market time (possibly scaled); staleness is feed health and is measured
+        on ``wall_clock`` (default: the real clock), so compressed market time does not make
+        every book look stale between two depth messages."""
         if not isinstance(venues, Mapping):
             venues = {v.name: v for v in venues}
         self._venues: dict[str, MarketSource] = dict(venues)
@@ -85,6 +88,7 @@ class MarketDataHub:
             v: tuple(symbols.get(v, ())) if symbols is not None else _configured_symbols(src)
             for v, src in self._venues.items()}
         self._clock = clock or LiveClock()
+        self._wall = wall_clock or LiveClock()
         self.config = config
         self._fees = dict(fees or {})
         self._log = logger or log
@@ -185,7 +189,7 @@ class MarketDataHub:
     def feed_book(self, venue: str, symbol: str, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Install a full, synchronised picture of one venue's book."""
         st = self._state(venue, symbol)
-        st.updated_at = self._clock.monotonic()
+        st.updated_at = self._wall.monotonic()
         st.pending = None
         st.book.replace(bids, asks, st.updated_at)
         st.resyncing = False
@@ -194,7 +198,7 @@ class MarketDataHub:
     def feed_ccxt_book(self, venue: str, symbol: str, orderbook: Any) -> None:
         """ccxt.pro's synchronised book was updated; it is copied lazily (see materialize)."""
         st = self._state(venue, symbol)
-        st.updated_at = self._clock.monotonic()
+        st.updated_at = self._wall.monotonic()
         st.pending = orderbook
         if st.resyncing or st.fresh is not True:
             st.resyncing = False
@@ -219,7 +223,7 @@ class MarketDataHub:
         st = self._books.get(key)
         if st is None or st.resyncing or st.updated_at is None:
             return False
-        return self._clock.monotonic() - st.updated_at <= self.config.stale_after_s
+        return self._wall.monotonic() - st.updated_at <= self.config.stale_after_s
 
     def _check(self, key: tuple[str, str]) -> None:
         """Log a freshness transition once."""

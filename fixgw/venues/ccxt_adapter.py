@@ -137,7 +137,8 @@ class CcxtVenueAdapter:
         self._tick_cache.clear()
         for kind in self._kinds():
             limits = self.config.rate_limits if kind == SPOT else self.config.linear_rate_limits
-            market = _Market(self._build_exchange(kind), VenueRateLimiter(limits, self._clock))
+            # venue limits are per real second, whatever the (possibly scaled) market clock
+            market = _Market(self._build_exchange(kind), VenueRateLimiter(limits, LiveClock()))
             self._markets[kind] = market
             try:
                 await self._call(kind, "markets", market.exchange.load_markets)

@@ -42,7 +42,7 @@ class _Src:
 
 def _hub(clock, stale_after=2.0):
     srcs = [_Src("A", VenueFees(D("0.0002"), D("0.001"))), _Src("B", VenueFees(D("0"), D("0.0004")))]
-    return MarketDataHub(srcs, {"A": ["BTC/USDT"], "B": ["BTC/USDT"]}, clock=clock,
+    return MarketDataHub(srcs, {"A": ["BTC/USDT"], "B": ["BTC/USDT"]}, clock=clock, wall_clock=clock,
                          config=MarketDataConfig(stale_after_s=stale_after))
 
 
@@ -119,3 +119,16 @@ def test_volume_counter_prunes_but_keeps_totals():
     assert vc.cumulative("X/Y") == D("300.0")
     assert vc.volume_since("X/Y", 2990.0) == D("1.0")
     assert len(vc._series[("A", "X/Y")].times) < 3000
+
+
+def test_staleness_runs_on_the_wall_clock_not_scaled_market_time():
+    market, wall = FakeClock(), FakeClock()
+    srcs = [_Src("A", VenueFees(D("0"), D("0.001")))]
+    hub = MarketDataHub(srcs, {"A": ["BTC/USDT"]}, clock=market, wall_clock=wall,
+                        config=MarketDataConfig(stale_after_s=2.0))
+    hub.feed_book("A", "BTC/USDT", lv(("99", "1")), lv(("101", "1")))
+    market.advance(60.0)   # a minute of compressed market time, 0.1 s of real time
+    wall.advance(0.1)
+    assert not hub.is_stale("A", "BTC/USDT")
+    wall.advance(2.0)
+    assert hub.is_stale("A", "BTC/USDT")
