@@ -152,3 +152,23 @@ def test_edit_order_modifies_in_place():
         crossed = await fx.edit_order(o["id"], PERP, "limit", "buy", 0.02, best_ask)
         assert crossed["status"] == "closed" and crossed["filled"] == 0.02
     run(with_venue(body))
+
+
+def test_watch_positions_and_balance_from_account_updates():
+    async def body(venue, fx):
+        await fx.load_markets()
+        await fx.watch_positions([PERP])            # subscribes (and snapshots)
+        balance_f = asyncio.ensure_future(fx.watch_balance())
+        await asyncio.sleep(0.2)
+        await fx.create_order(PERP, "market", "buy", 0.2)
+        await fx.create_order(PERP, "market", "buy", 0.1)
+        contracts = None
+        for _ in range(10):
+            positions = await asyncio.wait_for(fx.watch_positions([PERP]), 5)
+            if positions and positions[-1]["contracts"] == 0.3:
+                contracts = positions[-1]["contracts"]
+                break
+        assert contracts == 0.3 and positions[-1]["side"] == "long"
+        bal = await asyncio.wait_for(balance_f, 5)
+        assert 49_980 < bal["USDT"]["total"] < 50_000          # wallet after taker fees
+    run(with_venue(body))
