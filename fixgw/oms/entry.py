@@ -64,6 +64,7 @@ class OrderEntry:
             strategy_params=nos.strategy_params, created_at=now, updated_at=now)
         problem = self._validate_new(order, session)
         self.orders[order.order_id] = order
+        self.live[order.order_id] = order
         self.runtime[order.order_id] = OrderRuntime()
         self.used_cl_ord_ids.add((key, order.cl_ord_id))
         self.by_cl_ord_id[(key, order.cl_ord_id)] = order.order_id
@@ -121,11 +122,11 @@ class OrderEntry:
         book = self.market.book(order.symbol)
         session_id = self.sessions.get(order.session_key)
         name = session_id.session_id.target_comp_id if session_id else order.session_key
-        open_session = sum(1 for o in self.orders.values()
-                           if o.session_key == order.session_key and not o.terminal
-                           and o.order_id != order.order_id)
-        open_account = sum(1 for o in self.orders.values()
-                           if order.account and o.account == order.account and not o.terminal
+        live = self.open_orders()
+        open_session = sum(1 for o in live
+                           if o.session_key == order.session_key and o.order_id != order.order_id)
+        open_account = sum(1 for o in live
+                           if order.account and o.account == order.account
                            and o.order_id != order.order_id)
         return OrderRiskRequest(
             session=name, account=order.account, symbol=order.symbol, side=order.side,
@@ -393,7 +394,7 @@ class OrderEntry:
         to be canceled as soon as their children are placed. Returns the affected orders.
         """
         affected = []
-        for order in list(self.orders.values()):
+        for order in self.open_orders():
             if order.terminal or (session_key and order.session_key != session_key) \
                     or (symbol and order.symbol != symbol) or (side and order.side is not side):
                 continue

@@ -39,7 +39,7 @@ from fixgw.oms.journal import Journal
 from fixgw.oms.lifecycle import OrderLifecycle
 from fixgw.oms.order import ChildOrder, ChildState, ClientOrder, build_report
 from fixgw.oms.ports import MarketView
-from fixgw.oms.runtime import ChildRuntime, OrderRuntime, OrdRejReason  # noqa: F401 (re-export)
+from fixgw.oms.runtime import ChildRuntime, OrderRuntime
 from fixgw.oms.state import IllegalTransition, OrderEvent
 from fixgw.session.application import SessionHandle
 from fixgw.venues.base import VenueAdapter
@@ -66,6 +66,7 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         self.tca = tca                      # (order, fills) -> Decimal shortfall bps
         self.sessions: dict[str, SessionHandle] = {}
         self.orders: dict[str, ClientOrder] = {}
+        self.live: dict[str, ClientOrder] = {}      # not terminal (see open_orders)
         self.runtime: dict[str, OrderRuntime] = {}
         self.by_cl_ord_id: dict[tuple[str, str], str] = {}
         self.used_cl_ord_ids: set[tuple[str, str]] = set()
@@ -94,6 +95,7 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
             self.runtime[order.order_id] = OrderRuntime()
             if not order.terminal:
                 open_orders.append(order)
+                self.live[order.order_id] = order
                 for child in self.journal.children(order.order_id):
                     order.children[child.client_order_id] = child
                     self.children[child.client_order_id] = child
@@ -228,7 +230,11 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
                 if self.child_rt[c.client_order_id].slice_id == slice_id]
 
     def open_orders(self) -> list[ClientOrder]:
-        return [o for o in self.orders.values() if not o.terminal]
+        """Orders not yet terminal (the ``live`` index, pruned as orders finish)."""
+        done = [oid for oid, o in self.live.items() if o.terminal]
+        for oid in done:
+            del self.live[oid]
+        return list(self.live.values())
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait for venue tasks in flight (shutdown, tests)."""
