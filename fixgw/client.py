@@ -65,6 +65,8 @@ def encode(begin_string: str, msg_type: str, header: Fields, body: Fields) -> by
 # Names for printing
 # ---------------------------------------------------------------------------------------------
 
+SECRET_TAGS = frozenset({554, 925})       # Password, NewPassword: never printed
+
 # fixgw's FIX 4.4 extensions that a stock FIX44.xml lacks.
 _EXTRA_FIELDS = {957: "NoStrategyParameters", 958: "StrategyParameterName",
                  959: "StrategyParameterType", 960: "StrategyParameterValue",
@@ -104,6 +106,8 @@ class FieldNames:
         for tag, value in message.fields:
             if tag in (8, 9, 10) and not verbose:
                 continue
+            if tag in SECRET_TAGS:
+                value = "***"
             label = self.msg_types.get(value) if tag == 35 else self.enums.get((tag, value))
             text = f"{tag}={value}" + (f"({label})" if label else "")
             if verbose:

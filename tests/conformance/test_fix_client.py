@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -151,3 +152,75 @@ def test_cli_refuses_missing_password_env():
         capture_output=True, text=True, timeout=30,
         env={k: v for k, v in os.environ.items() if k != "FIXGW_NO_SUCH_VAR_H7"})
     assert out.returncode == 2 and "FIXGW_NO_SUCH_VAR_H7 is not set" in out.stderr
+
+
+def test_seq_file_round_trip(tmp_path):
+    path = tmp_path / "seq.json"
+    fc.SeqNumbers(next_out=17, next_in=42).save(path)
+    assert fc.SeqNumbers.load(path) == fc.SeqNumbers(17, 42)
+    assert fc.SeqNumbers.load(tmp_path / "missing.json") == fc.SeqNumbers(1, 1)
+
+
+@pytest.fixture(scope="module")
+def tls_gateway(tmp_path_factory):
+    """fixgw with TLS and a password-protected echo session (CLI -> ISLD, user alice)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available to make a test certificate")
+    work = tmp_path_factory.mktemp("fixgw-tls")
+    cert, key = work / "server.pem", work / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    dictionaries = REPO / "dictionaries"
+    config = work / "tls.yaml"
+    config.write_text(f"""
+state_dir: {work / 'state'}
+application: echo
+listen:
+  host: 127.0.0.1
+  port: 9880
+  tls: {{cert_file: {cert}, key_file: {key}}}
+session_defaults:
+  begin_string: FIX.4.4
+  sender_comp_id: ISLD
+  dictionary: [{dictionaries / 'FIX44.xml'}, {dictionaries / 'FIX44-fixgw.xml'}]
+  reset_on_logon: true
+sessions:
+  - {{target_comp_id: CLI, role: echo, username: alice, password_env: FIXGW_H7_TEST_PW}}
+""")
+    os.environ["FIXGW_H7_TEST_PW"] = "correct horse"
+    proc = gateway_process.GatewayProcess(work, config=config)
+    proc.start()
+    yield proc, cert
+    proc.stop()
+
+
+def _tls_cli(gw, cert, password_var, *extra):
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "fix_client.py"), "--host", "127.0.0.1",
+         "--port", str(gw.port), "--sender", "CLI", "--target", "ISLD", "--tls", "--cafile",
+         str(cert), "--server-name", "localhost", "--username", "alice", "--password-env",
+         password_var, "--wait", "1", *extra],
+        capture_output=True, text=True, timeout=45,
+        env=dict(os.environ, H7_GOOD="correct horse", H7_BAD="wrong"))
+
+
+@pytest.mark.timeout(90)
+def test_cli_over_tls_with_password(tls_gateway):
+    gw, cert = tls_gateway
+    out = _tls_cli(gw, cert, "H7_GOOD", "order", "--symbol", "ETH/USDT", "--side", "sell",
+                   "--qty", "1", "--price", "3000", "--cl-ord-id", "TLS1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "correct horse" not in out.stdout + out.stderr      # 554 is printed as ***
+    assert "554=***" in out.stdout
+    assert any(ln.startswith("<- 35=D(NewOrderSingle)") and "11=TLS1" in ln
+               for ln in out.stdout.splitlines()), out.stdout
+
+
+@pytest.mark.timeout(90)
+def test_cli_wrong_password_is_refused(tls_gateway):
+    gw, cert = tls_gateway
+    out = _tls_cli(gw, cert, "H7_BAD", "logon")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "logon refused: Authentication failed" in out.stderr, out.stdout + out.stderr
