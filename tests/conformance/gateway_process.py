@@ -30,18 +30,20 @@ class GatewayProcess:
     """One ``python -m fixgw run`` child; cwd is ``workdir`` so its relative state_dir lands there."""
 
     def __init__(self, workdir: pathlib.Path, config: pathlib.Path = CONFORMANCE_CONFIG,
-                 port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+                 port: int | None = None, extra_args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.config = config
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.extra_args = extra_args
+        self.extra_env = env or {}
         self.output: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
 
     def start(self, timeout: float = 30.0) -> "GatewayProcess":
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.extra_env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fixgw", "run", str(self.config), "--port", str(self.port),
              *self.extra_args],

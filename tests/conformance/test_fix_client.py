@@ -189,8 +189,8 @@ session_defaults:
 sessions:
   - {{target_comp_id: CLI, role: echo, username: alice, password_env: FIXGW_H7_TEST_PW}}
 """)
-    os.environ["FIXGW_H7_TEST_PW"] = "correct horse"
-    proc = gateway_process.GatewayProcess(work, config=config)
+    proc = gateway_process.GatewayProcess(work, config=config,
+                                          env={"FIXGW_H7_TEST_PW": "correct horse"})
     proc.start()
     yield proc, cert
     proc.stop()
