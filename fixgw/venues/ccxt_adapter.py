@@ -30,7 +30,7 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from fixgw.clock import Clock, LiveClock
-from fixgw.domain import OrdType, TimeInForce
+from fixgw.domain import OrdType, Side, TimeInForce
 from fixgw.marketdata.decimals import to_decimal, to_decimal_or_none
 from fixgw.routing.sor import VenueRules
 from fixgw.venues.base import (VenueError, VenueErrorKind, VenueEvent, VenueFees, VenueFill,
@@ -436,7 +436,19 @@ class CcxtVenueAdapter:
             return None
         except Exception as exc:
             raise venue_error(self.name, exc, self._secrets) from None
-        return self._order_update(kind, order, client_order_id)
+        update = self._order_update(kind, order, client_order_id)
+        if self._tracker.get(client_order_id) is None:
+            self._adopt(kind, order, update)
+        return update
+
+    def _adopt(self, kind: str, order: dict, update: VenueOrderUpdate) -> None:
+        price = to_decimal_or_none(order.get("price"))
+        request = VenueOrderRequest(
+            update.client_order_id, update.symbol, Side.BUY if order.get("side") == "buy" else Side.SELL,
+            OrdType.MARKET if order.get("type") == "market" else OrdType.LIMIT,
+            to_decimal_or_none(order.get("amount")) or update.filled + update.remaining,
+            price if price else None)
+        self._tracker.adopt(request, kind, update, self._now_ms())
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrderUpdate]:
         kinds = [kind_of(symbol)] if symbol else list(self._markets)

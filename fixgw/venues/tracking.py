@@ -78,6 +78,17 @@ class OrderTracker:
             tracked = self.orders[request.client_order_id] = Tracked(request, kind, now_ms)
         return tracked
 
+    def adopt(self, request: VenueOrderRequest, kind: str, update: VenueOrderUpdate, now_ms: int) -> None:
+        """Start following an order this adapter did not submit (a restarted gateway asking
+        about its children): its later stream/poll events are delivered like any other."""
+        if request.client_order_id in self.orders:
+            return
+        tracked = self.orders[request.client_order_id] = Tracked(request, kind, now_ms)
+        tracked.venue_order_id = update.venue_order_id
+        tracked.last = (update.state, update.filled)
+        tracked.fill_qty = update.filled   # earlier fills: the caller replays trade history
+        self.remember_venue_id(kind, update.venue_order_id, request.client_order_id)
+
     def forget_unsent(self, client_order_id: str) -> None:
         tracked = self.orders.get(client_order_id)
         if tracked is not None and tracked.last is None:

@@ -457,3 +457,29 @@ def test_connect_to_a_dead_venue_is_a_clear_error():
             await adapter.submit(req("x"))
         assert err.value.kind is VenueErrorKind.UNAVAILABLE and "not connected" in err.value.message
     run(main())
+
+
+def test_restarted_gateway_adopts_its_resting_child_and_gets_its_fills():
+    async def main():
+        venue, first, _ = await venue_and_adapter()
+        try:
+            await first.submit(req("adopt-1", qty="0.2", price="60000"))
+            await first.close()                      # the gateway goes away
+            second = CcxtVenueAdapter(first.config, credentials=Credentials(venue.spec.api_key,
+                                                                            venue.spec.api_secret))
+            events = []
+            second.on_event(events.append)
+            await second.connect()
+            try:
+                await wait_stream_up(second)
+                got = await second.fetch_order("adopt-1", "BTC/USDT")   # recovery asks about it
+                assert got.state is VenueOrderState.OPEN and got.remaining == D("0.2")
+                venue.exchange.place_house_order("house-x", "BTCUSDT", "SELL", "MARKET", D("0.2"))
+                assert await wait_for(lambda: any(u.state is VenueOrderState.FILLED
+                                                  for u in updates_of(events, "adopt-1")))
+                assert [f.quantity for f in fills_of(events, "adopt-1")] == [D("0.2")]
+            finally:
+                await second.close()
+        finally:
+            await venue.stop()
+    run(main())
