@@ -245,5 +245,9 @@ def load_config(path: str | Path, port_override: int | None = None,
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        # Only the position and the problem: the offending text could be a secret.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: "
+                          f"{getattr(exc, 'problem', None) or 'syntax error'}") from None
     return parse_config(document or {}, path, port_override, environ)
