@@ -11,7 +11,8 @@ here as well: while engaged, every new order, replace and child is rejected.
 
 Usage by the OMS::
 
-    risk = RiskEngine(RiskConfig.from_config(config.get("risk")), clock)
+    risk = RiskEngine(RiskConfig.from_config(config.get("risk")), clock,
+                      kill_switch=KillSwitchState(state_dir / "kill-switch.json"))
     decision = risk.check(OrderRiskRequest(session="OMS", account="ACC1", symbol="BTC/USDT",
                                            side=Side.BUY, ord_type=OrdType.LIMIT,
                                            quantity=qty, price=px, mid=book.mid("BTC/USDT"),
@@ -24,7 +25,12 @@ Usage by the OMS::
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import logging
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from decimal import Decimal
 from enum import Enum
 from typing import Mapping
@@ -33,6 +39,8 @@ from fixgw.clock import Clock
 from fixgw.domain import ZERO, OrdType, Side
 from fixgw.oms.risk_config import RiskConfig, RiskLimits
 from fixgw.oms.risk_rate import SlidingWindowCounter
+
+log = logging.getLogger(__name__)
 
 BPS = Decimal(10_000)
 
@@ -84,25 +92,62 @@ ACCEPT = RiskDecision(accepted=True)
 
 
 class KillSwitchState:
-    """Engaged -> every new order is rejected until released. Owned by the risk engine."""
+    """Engaged -> every new order is rejected until released. Owned by the risk engine.
 
-    def __init__(self) -> None:
+    With a ``path`` the state survives a crash or restart of the gateway: a kill switch a risk
+    manager engaged stays engaged until someone releases it, and a state file that cannot be
+    read fails closed (engaged, with a reason saying why).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.engaged = False
         self.reason: str | None = None
         self.since: float | None = None  # wall-clock seconds
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            self._load()
 
     def engage(self, reason: str, at: float) -> None:
         if not self.engaged:
             self.engaged, self.reason, self.since = True, reason, at
+            self._save()
 
     def release(self) -> None:
         self.engaged, self.reason, self.since = False, None, None
+        self._save()
 
     def describe(self) -> str:
         if not self.engaged:
             return "kill switch released"
         when = _dt.datetime.fromtimestamp(self.since or 0, _dt.timezone.utc)
         return f"kill switch engaged since {when:%Y-%m-%dT%H:%M:%SZ} ({self.reason})"
+
+    def _load(self) -> None:
+        assert self.path is not None
+        try:
+            doc = json.loads(self.path.read_text())
+            if doc.get("engaged") is True:
+                self.engaged, self.reason = True, str(doc.get("reason") or "engaged before restart")
+                self.since = float(doc["since"])
+            elif doc.get("engaged") is not False:
+                raise ValueError(f"'engaged' is {doc.get('engaged')!r}")
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("kill switch state %s unreadable (%s): engaging it to be safe", self.path, exc)
+            self.engaged, self.since = True, time.time()
+            self.reason = f"kill switch state file {self.path} unreadable: {exc}"
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(tmp, "w") as fh:
+            json.dump({"engaged": self.engaged, "reason": self.reason, "since": self.since}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
 
 
 @dataclass(frozen=True, slots=True)

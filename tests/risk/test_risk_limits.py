@@ -7,7 +7,8 @@ import pytest
 
 from fixgw.clock import FakeClock
 from fixgw.domain import OrdType, Side
-from fixgw.oms.risk import OrderAction, OrderRiskRequest, OrdRejReason, RiskEngine
+from fixgw.oms.risk import (KillSwitchState, OrderAction, OrderRiskRequest, OrdRejReason,
+                            RiskEngine)
 from fixgw.oms.risk_config import RiskConfig
 
 
@@ -183,3 +184,24 @@ def test_venue_balance_check_passes_and_can_be_disabled():
     assert "cannot be checked" in risk.check_venue_balance(market, "sim-a", {"USDT": D(10**9)}).text
     off = engine(accounts={"ACC1": {"check_venue_balance": False}})
     assert off.check_venue_balance(order(), "sim-a", {}).accepted
+
+
+def test_kill_switch_state_survives_a_restart_and_fails_closed(tmp_path):
+    path = tmp_path / "kill-switch.json"
+    clock = FakeClock(t=1_764_093_600.0)
+    cfg = RiskConfig()
+    first = RiskEngine(cfg, clock, kill_switch=KillSwitchState(path))
+    assert first.check(order()).accepted
+    first.engage_kill_switch("desk halt")
+    # the gateway is restarted: the switch is still engaged, with its reason and time
+    second = RiskEngine(cfg, clock, kill_switch=KillSwitchState(path))
+    decision = second.check(order())
+    assert decision.limit == "kill_switch"
+    assert "since 2025-11-25T18:00:00Z (desk halt)" in decision.text
+    second.release_kill_switch()
+    assert RiskEngine(cfg, clock, kill_switch=KillSwitchState(path)).check(order()).accepted
+    # a state file nobody can read: engaged, and the Text says why
+    path.write_text("{not json")
+    broken = RiskEngine(cfg, clock, kill_switch=KillSwitchState(path))
+    text = broken.check(order()).text
+    assert "kill switch engaged" in text and "unreadable" in text and str(path) in text
