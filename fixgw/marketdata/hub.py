@@ -249,8 +249,17 @@ class MarketDataHub:
             await asyncio.sleep(self.config.check_interval_s)
 
     # -- ccxt.pro loops -------------------------------------------------------------------------
+    def _exchange(self, venue: str, symbol: str) -> Any:
+        try:
+            return self._venues[venue].exchange_for(symbol)
+        except Exception as exc:
+            self._log.error("market data: %s %s cannot be watched: %s", venue, symbol, exc)
+            return None
+
     async def _watch_book(self, venue: str, symbol: str) -> None:
-        ex = self._venues[venue].exchange_for(symbol)
+        ex = self._exchange(venue, symbol)
+        if ex is None:
+            return
         backoff = self.config.retry_backoff_s
         while self._running:
             try:
@@ -266,7 +275,9 @@ class MarketDataHub:
                 backoff = min(backoff * 2, 5.0)
 
     async def _watch_trades(self, venue: str, symbol: str) -> None:
-        ex = self._venues[venue].exchange_for(symbol)
+        ex = self._exchange(venue, symbol)
+        if ex is None:
+            return
         backoff = self.config.retry_backoff_s
         while self._running:
             try:
