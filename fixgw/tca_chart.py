@@ -33,6 +33,10 @@ def write_chart(result: OrderTca, fills: list[FillRecord], trace: ExecutionTrace
         cum += f.quantity
         xs.append(f.time - t0)
         ys.append(float(cum))
+    end_t = max([xs[-1]] + ([s.time - t0 for s in trace.samples] if trace else [])
+                + ([p.finished_at - t0] if p.finished_at else []))
+    xs.append(end_t)
+    ys.append(ys[-1])
     ax_qty.step(xs, ys, where="post", label="filled", color="tab:blue")
     if trace:
         plan = [(s.time - t0, float(s.planned)) for s in trace.samples if s.planned is not None]
@@ -57,8 +61,17 @@ def write_chart(result: OrderTca, fills: list[FillRecord], trace: ExecutionTrace
                       label="fills", color="tab:blue")
     if p.arrival_price is not None:
         ax_px.axhline(float(p.arrival_price), color="tab:green", linestyle=":", label="arrival")
-    if p.limit_price is not None:
-        ax_px.axhline(float(p.limit_price), color="tab:red", linestyle="--", label="limit")
+    seen = [float(f.price) for f in fills] + ([float(s.mid) for s in trace.samples
+                                              if s.mid is not None] if trace else [])
+    if p.limit_price is not None and seen:
+        lo, hi = min(seen), max(seen)
+        margin = max(hi - lo, 1e-9) * 3
+        if lo - margin <= float(p.limit_price) <= hi + margin:   # else it would flatten the plot
+            ax_px.axhline(float(p.limit_price), color="tab:red", linestyle="--", label="limit")
+        else:
+            ax_px.annotate(f"limit {p.limit_price} (off scale)", xy=(0.01, 0.02),
+                           xycoords="axes fraction", color="tab:red", fontsize=8)
+    ax_px.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax_px.set_xlabel("seconds since start")
     ax_px.set_ylabel("price")
     ax_px.legend(loc="best")

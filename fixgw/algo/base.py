@@ -105,6 +105,14 @@ class BaseScheduler(ABC):
     def avg_price(self) -> Decimal | None:
         return self._notional / self.filled if self.filled else None
 
+    @property
+    def poll(self) -> float:
+        """Wake-up / crossing cadence: ``poll_seconds``, but at most 1/50 of the horizon, so a
+        short order is not starved of catch-up chances in its final window."""
+        if self.end is None:
+            return self.settings.poll_seconds
+        return min(self.settings.poll_seconds, max((self.end - self.parent.start) / 50, 0.01))
+
     def next_wakeup(self) -> float | None:
         """Absolute time of the next ``on_timer`` call wanted (None: only events matter)."""
         return None if self.status.terminal else self._wakeup
@@ -154,7 +162,7 @@ class BaseScheduler(ABC):
                 SchedulerStatus.WORKING, SchedulerStatus.PAUSED):
             return self._finish(SchedulerStatus.EXPIRED, "end time reached", now)
         if self.status is SchedulerStatus.FINISHING:
-            self._wakeup = now + self.settings.poll_seconds
+            self._wakeup = now + self.poll
             return self._cancel_all("finishing") + self._settle()
         if self.status is SchedulerStatus.PAUSED:
             self._wakeup = self.end
@@ -198,7 +206,7 @@ class BaseScheduler(ABC):
                 and child.intent.style is not ChildStyle.CROSS:
             # ended by the venue without a fill (post-only reject on a stale touch, risk
             # reject, expiry): back off one poll instead of re-sending into the same refusal
-            self._wakeup = now + self.settings.poll_seconds
+            self._wakeup = now + self.poll
         else:
             self._wakeup = now   # the freed quantity is decided again at once
 
@@ -264,7 +272,7 @@ class BaseScheduler(ABC):
         """Decide the children to send/cancel now (status WORKING, leaves > 0, before end)."""
 
     def wakeup_after(self, now: float, market: MarketSnapshot) -> float | None:
-        return now + self.settings.poll_seconds
+        return now + self.poll
 
     def after_fill(self, now: float, child_id: str, quantity: Decimal) -> None:
         pass
@@ -337,7 +345,7 @@ class BaseScheduler(ABC):
     def may_cross(self, now: float) -> bool:
         """One crossing child per poll interval: a thin book within the limit must not turn
         catch-up into a tight loop of IOCs."""
-        return now - self.last_cross_at >= self.settings.poll_seconds
+        return now - self.last_cross_at >= self.poll
 
     def passive_children(self) -> list[tuple[str, WorkingChild]]:
         return [(cid, c) for cid, c in self.children.items()
@@ -368,7 +376,7 @@ class BaseScheduler(ABC):
     def _finish(self, status: SchedulerStatus, reason: str, now: float) -> list[Intent]:
         self._finish_as = status
         self.status = SchedulerStatus.FINISHING
-        self._wakeup = now + self.settings.poll_seconds
+        self._wakeup = now + self.poll
         return self._cancel_all(reason) + self._settle()
 
     def _settle(self) -> list[Intent]:
@@ -384,5 +392,5 @@ class BaseScheduler(ABC):
     def _bounded_wakeup(self, now: float, wanted: float | None) -> float | None:
         candidates = [t for t in (wanted, self.end) if t is not None]
         if self.children or self._late:   # keep an eye on working children
-            candidates.append(now + self.settings.poll_seconds)
+            candidates.append(now + self.poll)
         return min(candidates) if candidates else None

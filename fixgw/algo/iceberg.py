@@ -36,4 +36,4 @@ class IcebergScheduler(BaseScheduler):
                                "iceberg display", post_only=False)]
 
     def wakeup_after(self, now: float, market: MarketSnapshot) -> float | None:
-        return None if self.children else now + self.settings.poll_seconds
+        return None if self.children else now + self.poll

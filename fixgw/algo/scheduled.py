@@ -103,5 +103,5 @@ class ScheduledAlgo(BaseScheduler):
         assert self.schedule is not None
         candidates = [t for t in (self.schedule.next_time(now),) if t is not None]
         if self.due(now, market) > self.filled or self.parent.participation_rate is not None:
-            candidates.append(now + self.settings.poll_seconds)
+            candidates.append(now + self.poll)
         return min(candidates) if candidates else None

@@ -155,7 +155,8 @@ class AlgoSettings:
     cross_collar_bps: how far beyond the far touch a crossing child may walk (then capped by 44).
     final_window_fraction: the last part of the horizon kept free to finish by crossing.
     pov_band: POV keeps its fill within rate*(1 +/- band) of the volume.
-    poll_seconds: upper bound on the time between two wake-ups while working.
+    poll_seconds: upper bound on the time between two wake-ups while working, and the minimum
+        time between two crossing children (both at most 1/50 of the horizon).
     trace_seconds: spacing of the market/progress samples kept for TCA and charts (at most
         1/100 of the horizon, so that a short order still has a useful trace).
     passive_first: work the next slice passively at the touch before crossing (default); False
