@@ -151,6 +151,10 @@ class DropCopyRouter:
                 if name not in known:
                     raise DropCopyConfigError(f"{where}: scope.sessions names unknown session {name!r}")
             self._subscribers.append(_Subscriber(handle, settings))
+            if (handle.settings or {}).get("reset_on_logon"):
+                log.warning("drop copy: %s has reset_on_logon: every Logon drops the stored "
+                            "copies, so a client that was down cannot catch up by ResendRequest",
+                            handle.session_id)
             log.info("drop copy: %s receives %s of %s", handle.session_id, settings.level.value,
                      _describe(settings.scope))
 

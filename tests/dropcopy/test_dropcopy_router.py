@@ -147,3 +147,10 @@ def test_nested_drop_copy_block_and_scope_shorthand(make_session):
     router.send_upstream(oms, "8", er("A", "0", "0"))
     router.send_upstream(oms, "8", er("A", "F", "2"))
     assert sent_types(dc) == [("8", "F")]
+
+
+def test_a_drop_copy_session_that_resets_on_logon_is_flagged(make_session, caplog):
+    dc = make_session("DROPCOPY", role="drop-copy", reset_on_logon=True)
+    with caplog.at_level("WARNING", logger="fixgw.dropcopy"):
+        DropCopyRouter([make_session("OMS"), dc])
+    assert "cannot catch up by ResendRequest" in caplog.text and "DROPCOPY" in caplog.text
