@@ -152,6 +152,9 @@ class VenueServer:
                 if exc.retry_after:
                     headers["Retry-After"] = str(exc.retry_after)
                 return web.json_response(exc.body(), status=exc.http_status, headers=headers, dumps=dumps)
+            except ConnectionResetError:
+                log.debug("%s %s: client went away mid-request", request.method, request.path)
+                return web.Response(status=400)
             except Exception:  # noqa: BLE001 - answered as Binance does, logged for us
                 log.exception("%s %s failed", request.method, request.path)
                 err = E.internal_error()
