@@ -50,6 +50,14 @@ class WorkingChild:
         return max(self.intent.quantity - self.filled, ZERO)
 
 
+@dataclass(slots=True)
+class LateFill:
+    """Fills of a finished child that the venue announced but that have not arrived yet."""
+
+    quantity: Decimal
+    give_up_at: float
+
+
 class ParentRejected(ValueError):
     """The parent cannot be worked by this strategy; the message names the FIX field."""
 
@@ -82,8 +90,7 @@ class BaseScheduler(ABC):
         self.volume_at_start: Decimal | None = None
         self.last_cross_at = float("-inf")
         self.samples: list[MarketSample] = []
-        # child id -> [fills the venue reported but we have not seen yet, give-up time]
-        self._late: dict[str, list] = {}
+        self._late: dict[str, LateFill] = {}
         self.arrival_mid: Decimal | None = None
 
     # ------------------------------------------------------------------ public API
@@ -99,7 +106,7 @@ class BaseScheduler(ABC):
     def working(self) -> Decimal:
         """Quantity that may still fill: open children plus fills announced but not yet seen."""
         return sum((c.remaining for c in self.children.values()), ZERO) + \
-            sum((q for q, _ in self._late.values()), ZERO)
+            sum((late.quantity for late in self._late.values()), ZERO)
 
     @property
     def avg_price(self) -> Decimal | None:
@@ -147,9 +154,9 @@ class BaseScheduler(ABC):
     def on_timer(self, now: float, market: MarketSnapshot) -> list[Intent]:
         if self.status.terminal:
             return []
-        for cid in [c for c, (_, give_up) in self._late.items() if now >= give_up]:
+        for cid in [c for c, late in self._late.items() if now >= late.give_up_at]:
             log.warning("parent %s: %s fills of child %s announced but never seen",
-                        self.parent.parent_id, self._late.pop(cid)[0], cid)
+                        self.parent.parent_id, self._late.pop(cid).quantity, cid)
         self._sample(now, market)
         if self.volume_at_start is None:
             self.volume_at_start = market.traded_volume
@@ -163,7 +170,9 @@ class BaseScheduler(ABC):
             return self._finish(SchedulerStatus.EXPIRED, "end time reached", now)
         if self.status is SchedulerStatus.FINISHING:
             self._wakeup = now + self.poll
-            return self._cancel_all("finishing") + self._settle()
+            intents = self._cancel_all("finishing")
+            self._settle()
+            return intents
         if self.status is SchedulerStatus.PAUSED:
             self._wakeup = self.end
             return []
@@ -173,7 +182,8 @@ class BaseScheduler(ABC):
         else:
             intents = self.step(now, market)
         self._wakeup = self._bounded_wakeup(now, self.wakeup_after(now, market))
-        return intents + self._settle()
+        self._settle()
+        return intents
 
     def on_fill(self, child_id: str, quantity: Decimal, price: Decimal, now: float) -> None:
         if quantity <= 0:
@@ -182,8 +192,8 @@ class BaseScheduler(ABC):
         if child is not None:
             child.filled += quantity
         elif child_id in self._late:
-            self._late[child_id][0] -= quantity
-            if self._late[child_id][0] <= 0:
+            self._late[child_id].quantity -= quantity
+            if self._late[child_id].quantity <= 0:
                 del self._late[child_id]
         self.filled += quantity
         self._notional += quantity * price
@@ -197,7 +207,8 @@ class BaseScheduler(ABC):
         seen through ``on_fill`` stay reserved, so they can never cause an over-fill."""
         child = self.children.pop(child_id, None)
         if child is not None and final_filled is not None and final_filled > child.filled:
-            self._late[child_id] = [final_filled - child.filled, now + LATE_FILL_GRACE_SECONDS]
+            self._late[child_id] = LateFill(final_filled - child.filled,
+                                            now + LATE_FILL_GRACE_SECONDS)
         self.after_child_done(now, child_id)
         self._settle()
         if self.status.terminal or self.status is SchedulerStatus.PAUSED:
@@ -237,7 +248,8 @@ class BaseScheduler(ABC):
             self.plan(max(now, self.parent.start), market)
             if self.status is SchedulerStatus.WORKING:
                 intents += self.on_timer(now, market)
-        return intents + self._settle()
+        self._settle()
+        return intents
 
     def pause(self, now: float) -> list[Intent]:
         if self.status not in (SchedulerStatus.WORKING, SchedulerStatus.WAITING):
@@ -377,17 +389,18 @@ class BaseScheduler(ABC):
         self._finish_as = status
         self.status = SchedulerStatus.FINISHING
         self._wakeup = now + self.poll
-        return self._cancel_all(reason) + self._settle()
+        intents = self._cancel_all(reason)
+        self._settle()
+        return intents
 
-    def _settle(self) -> list[Intent]:
+    def _settle(self) -> None:
         """Move to a terminal status once nothing is working any more."""
         if self.status.terminal or self.children or self._late:
-            return []
+            return
         if self.filled >= self.quantity and self.status is not SchedulerStatus.WAITING:
             self.status = SchedulerStatus.FILLED
         elif self.status is SchedulerStatus.FINISHING:
             self.status = self._finish_as
-        return []
 
     def _bounded_wakeup(self, now: float, wanted: float | None) -> float | None:
         candidates = [t for t in (wanted, self.end) if t is not None]
