@@ -69,6 +69,19 @@ def ccxt_options(market_type: str = "spot") -> dict:
             "recvWindow": 5000}
 
 
+def ccxt_client(exchange_class, venue: "RunningVenue", kind: str = "spot",
+                api_key: str | None = None, secret: str | None = None):
+    """An unmodified ccxt ``binance`` / ``binanceusdm`` instance (async or pro class given by the
+    caller) pointed at ``venue``: only URLs, options and the merged per-market error table, as
+    ../shared/VENUES.md prescribes. ``kind``: "spot" or "linear"."""
+    ex = exchange_class({"apiKey": api_key or venue.spec.api_key, "secret": secret or venue.spec.api_secret,
+                         "enableRateLimit": False, "options": ccxt_options(kind)})
+    ex.urls["api"] = ccxt_urls(venue.base_url)
+    table = "spot" if kind == "spot" else "linear"
+    ex.exceptions["exact"] = {**ex.exceptions["exact"], **ex.exceptions[table]["exact"]}
+    return ex
+
+
 class VenueServer:
     """Wires the handler groups to one aiohttp application and owns the background tasks."""
 

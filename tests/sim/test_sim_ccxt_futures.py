@@ -7,9 +7,8 @@ import asyncio
 import ccxt
 import ccxt.pro as ccxtpro
 
-from fixgw.sim.server import start_venue
+from fixgw.sim.server import ccxt_client, start_venue
 from fixgw.sim.spec import VenueSpec, default_symbols
-from tests.sim.conftest import point_ccxt
 
 PERP = "BTC/USDT:USDT"
 
@@ -20,7 +19,7 @@ def run(coro):
 
 async def with_venue(body):
     venue = await start_venue(VenueSpec(name="fut-test", symbols=default_symbols()))
-    fx = point_ccxt(ccxtpro.binanceusdm, venue, "linear")
+    fx = ccxt_client(ccxtpro.binanceusdm, venue, "linear")
     try:
         await body(venue, fx)
     finally:

@@ -9,9 +9,8 @@ from decimal import Decimal
 import ccxt
 import ccxt.async_support as ccxt_async
 
-from fixgw.sim.server import start_venue
+from fixgw.sim.server import ccxt_client, start_venue
 from fixgw.sim.spec import RateLimitSpec, VenueSpec, default_symbols
-from tests.sim.conftest import point_ccxt
 
 
 def run(coro):
@@ -20,7 +19,7 @@ def run(coro):
 
 async def with_venue(body, **spec_kw):
     venue = await start_venue(VenueSpec(name="spot-test", symbols=default_symbols(), **spec_kw))
-    ex = point_ccxt(ccxt_async.binance, venue, "spot")
+    ex = ccxt_client(ccxt_async.binance, venue, "spot")
     try:
         await body(venue, ex)
     finally:
@@ -170,7 +169,7 @@ def test_request_latency_is_added():
 def test_second_account_trades_against_the_demo_account():
     async def body(venue, ex):
         venue.add_account("other", "k" * 64, "s" * 64, {"USDT": 10_000}, {})
-        other = point_ccxt(ccxt_async.binance, venue, "spot", api_key="k" * 64, secret="s" * 64)
+        other = ccxt_client(ccxt_async.binance, venue, "spot", api_key="k" * 64, secret="s" * 64)
         try:
             await ex.load_markets()
             await other.load_markets()

@@ -11,9 +11,8 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from fixgw.clock import ScaledClock
-from fixgw.sim.server import start_venue
+from fixgw.sim.server import ccxt_client, start_venue
 from fixgw.sim.spec import VenueSpec, default_symbols
-from tests.sim.conftest import point_ccxt
 
 
 class ChurnModel:
@@ -80,7 +79,7 @@ async def caught_up(ex, venue, model):
 def test_book_sync_through_hundreds_of_diffs_and_gap_recovery():
     async def main():
         venue, model = await start()
-        ex = point_ccxt(ccxtpro.binance, venue, "spot")
+        ex = ccxt_client(ccxtpro.binance, venue, "spot")
         try:
             await ex.load_markets()
             ob = await ex.watch_order_book("BTC/USDT")
@@ -116,7 +115,7 @@ def test_user_data_stream_and_ws_api_orders():
     async def main():
         venue, model = await start()
         model.paused = True
-        ex = point_ccxt(ccxtpro.binance, venue, "spot")
+        ex = ccxt_client(ccxtpro.binance, venue, "spot")
         try:
             await ex.load_markets()
             watching = asyncio.ensure_future(ex.watch_orders("BTC/USDT"))
@@ -156,7 +155,7 @@ def test_user_data_stream_and_ws_api_orders():
 def test_public_trades_and_ticker_streams_with_latency():
     async def main():
         venue, model = await start(stream_latency_ms=20, ticker_interval_ms=50)
-        ex = point_ccxt(ccxtpro.binance, venue, "spot")
+        ex = ccxt_client(ccxtpro.binance, venue, "spot")
         try:
             await ex.load_markets()
             tf = asyncio.ensure_future(ex.watch_trades("BTC/USDT"))
@@ -180,7 +179,7 @@ def test_ws_api_order_rate_limit_maps_to_rate_limit_exceeded():
         from fixgw.sim.spec import RateLimitSpec
         venue, model = await start(rate_limits=RateLimitSpec(orders_per_10s=3, violations_before_ban=100))
         model.paused = True
-        ex = point_ccxt(ccxtpro.binance, venue, "spot")
+        ex = ccxt_client(ccxtpro.binance, venue, "spot")
         try:
             await ex.load_markets()
             placed, limited = 0, None

@@ -7,9 +7,8 @@ from decimal import Decimal as D
 
 import ccxt.async_support as ccxt_async
 
-from fixgw.sim.server import start_venue
+from fixgw.sim.server import ccxt_client, start_venue
 from fixgw.sim.spec import VenueSpec, default_symbols
-from tests.sim.conftest import point_ccxt
 
 
 def test_two_venues_differ_in_price_fee_and_latency():
@@ -17,7 +16,7 @@ def test_two_venues_differ_in_price_fee_and_latency():
         a = await start_venue(VenueSpec(name="cheap", symbols=default_symbols(), taker_fee=D("0.0005")))
         b = await start_venue(VenueSpec(name="dear", symbols=default_symbols(), taker_fee=D("0.002"),
                                         price_offset_bps=D("10"), request_latency_ms=30))
-        ea, eb = point_ccxt(ccxt_async.binance, a, "spot"), point_ccxt(ccxt_async.binance, b, "spot")
+        ea, eb = ccxt_client(ccxt_async.binance, a, "spot"), ccxt_client(ccxt_async.binance, b, "spot")
         try:
             assert a.port != b.port and a.spec.api_key != b.spec.api_key
             await ea.load_markets()
