@@ -20,17 +20,10 @@ import aiohttp
 from aiohttp import web
 
 from fixgw.sim.auth import sign, ws_payload
-from fixgw.sim.server import ccxt_options, ccxt_urls, start_venue
+from fixgw.sim.server import ccxt_client, start_venue
 from fixgw.sim.spec import RateLimitSpec, VenueSpec, default_symbols
 
 UNLIMITED = RateLimitSpec(weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**9)
-
-
-def point(cls, venue):
-    ex = cls({"apiKey": venue.spec.api_key, "secret": venue.spec.api_secret, "enableRateLimit": False,
-              "options": ccxt_options("spot")})
-    ex.urls["api"] = ccxt_urls(venue.base_url)
-    return ex
 
 
 def summary(name: str, lat: list[float]) -> dict:
@@ -42,7 +35,7 @@ def summary(name: str, lat: list[float]) -> dict:
 async def bench_orders(n: int) -> list[dict]:
     import ccxt.pro as ccxtpro
     venue = await start_venue(VenueSpec(name="bench", symbols=default_symbols(), rate_limits=UNLIMITED))
-    ex = point(ccxtpro.binance, venue)
+    ex = ccxt_client(ccxtpro.binance, venue, "spot")
     results = []
     try:
         await ex.load_markets()
