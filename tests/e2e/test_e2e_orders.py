@@ -413,3 +413,40 @@ def test_algo_pause_and_resume_by_cancel_replace(gw, client):
     done = client.wait_done(c + "-R", timeout=15)
     assert done is not None and done.cum_qty > before
     assert done.ord_status in (OrdStatus.FILLED, OrdStatus.EXPIRED)
+
+
+def test_venue_stream_outage_mid_order_fills_reported_once(gw, client):
+    """The venue drops its user-data websocket while our order rests there; a fill made while
+    it is down is picked up by REST polling, the stream comes back, a second fill arrives on
+    it: each is reported upstream exactly once, CumQty right."""
+    c, price = resting_buy(gw, client, qty="1")
+    venue = gw.service._simulator.venue("simC")
+    adapter = gw.service.adapters["simC"]
+
+    async def drop_streams():
+        conns = [x for users in venue.server.user_streams.spot_users.values() for x in users]
+        for x in conns:
+            await x.ws.close()
+        return len(conns)
+    downs = adapter.stats.stream_downs
+    assert gw.call(drop_streams) >= 1
+    deadline = time.monotonic() + 5
+    while gw.call(lambda: adapter.stream_up("spot")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert adapter.stats.stream_downs > downs, "the adapter never saw the stream drop"
+    house_trade(gw, "simC", "BTCUSDT", "SELL", "0.25", price)     # while the stream is down
+    first = client.wait_report(c, lambda r: r.exec_type is ExecType.TRADE, timeout=10)
+    assert first is not None and first.last_qty == D("0.25")
+    deadline = time.monotonic() + 10
+    while not gw.call(lambda: adapter.stream_up("spot")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    house_trade(gw, "simC", "BTCUSDT", "SELL", "0.35", price)     # on the recovered stream
+    second = client.wait_report(c, lambda r: r.exec_type is ExecType.TRADE and r.cum_qty >= D("0.6"),
+                                timeout=10)
+    assert second is not None
+    client.cancel(c + "-X", c, "BTC/USDT", Side.BUY)
+    done = client.wait_done(c + "-X", timeout=10)
+    trades = [r for r in client.reports(c) + client.reports(c + "-X")
+              if r.exec_type is ExecType.TRADE]
+    assert sorted(t.last_qty for t in trades) == [D("0.25"), D("0.35")]
+    assert done.cum_qty == D("0.6") and done.ord_status is OrdStatus.CANCELED
