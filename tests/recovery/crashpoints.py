@@ -14,7 +14,9 @@ the moment named by ``FIXGW_TEST_CRASH_AT``:
 - ``fill-journaled``: a venue fill was booked and its ExecutionReport handed to the session in
   the same event-loop turn; dies before the loop turn ends.
 
-Without the variable the service is unchanged (the restarted gateway runs that way).
+``FIXGW_TEST_CRASH_SKIP=N`` lets the first N occurrences pass (e.g. die after the second child
+of an algo order was sent). Without ``FIXGW_TEST_CRASH_AT`` the service is unchanged (the
+restarted gateway runs that way).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from fixgw.oms.service import build_service as _build_service
 
 CRASH_ENV = "FIXGW_TEST_CRASH_AT"
 MARKER_ENV = "FIXGW_TEST_CRASH_MARKER"
+SKIP_ENV = "FIXGW_TEST_CRASH_SKIP"
 POINTS = ("before-submit", "after-submit", "fill-before-er", "fill-journaled")
 
 
@@ -53,16 +56,29 @@ def build_service(ctx):
     return service
 
 
+class _Countdown:
+    """Lets ``FIXGW_TEST_CRASH_SKIP`` occurrences pass, then says it is time."""
+
+    def __init__(self) -> None:
+        self.left = int(os.environ.get(SKIP_ENV) or 0)
+
+    def due(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
 def _arm(manager, point: str) -> None:
+    countdown = _Countdown()
     if point in ("before-submit", "after-submit"):
         for adapter in manager.venues.values():
             original = adapter.submit
 
             async def submit(request, _original=original):
-                if point == "before-submit":
+                if point == "before-submit" and countdown.due():
                     _die(point)
                 update = await _original(request)
-                _die(point)
+                if point == "after-submit" and countdown.due():
+                    _die(point)
                 return update
 
             adapter.submit = submit
@@ -70,9 +86,10 @@ def _arm(manager, point: str) -> None:
         original_fill = manager._apply_fill
 
         def apply_fill(child, fill):
-            if point == "fill-before-er":
+            if point == "fill-before-er" and countdown.due():
                 _die(point)
             original_fill(child, fill)
-            _die(point)
+            if point == "fill-journaled" and countdown.due():
+                _die(point)
 
         manager._apply_fill = apply_fill

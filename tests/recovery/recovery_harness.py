@@ -47,7 +47,8 @@ def write_gateway_config(tmp: Path, *, application: str = "crashpoints:build_ser
 class GatewayProcess:
     """One `fixgw run CONFIG --port N` process; output goes to files in the state's parent."""
 
-    def __init__(self, config: Path, port: int, *, crash_at: str | None = None, run: int = 0):
+    def __init__(self, config: Path, port: int, *, crash_at: str | None = None,
+                 crash_skip: int = 0, run: int = 0):
         self.config, self.port = config, port
         self.out = config.parent / f"gateway-{run}.out"
         self.err = config.parent / f"gateway-{run}.err"
@@ -57,6 +58,7 @@ class GatewayProcess:
         if crash_at:
             env["FIXGW_TEST_CRASH_AT"] = crash_at
             env["FIXGW_TEST_CRASH_MARKER"] = str(self.marker)
+            env["FIXGW_TEST_CRASH_SKIP"] = str(crash_skip)
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "fixgw", "run", str(config), "--port", str(port)],
