@@ -87,10 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="print field names too")
     p.add_argument("--no-logout", action="store_true", help="drop the connection without Logout")
 
+    # --wait/--verbose are also accepted after the sub-command (SUPPRESS: no default there, so
+    # a value given before the sub-command is not overwritten).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--wait", type=float, default=argparse.SUPPRESS,
+                        help="seconds to keep listening after sending")
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="action", required=True)
-    sub.add_parser("logon", help="log on, listen for --wait seconds, log out")
+    add = lambda name, help_text: sub.add_parser(name, help=help_text, parents=[common])  # noqa: E731
+    add("logon", "log on, listen for --wait seconds, log out")
 
-    order = sub.add_parser("order", help="NewOrderSingle (35=D)")
+    order = add("order", "NewOrderSingle (35=D)")
     _order_identity(order, need_orig=False)
     order.add_argument("--qty", type=decimal_text, required=True)
     order.add_argument("--price", type=decimal_text, help="limit price (44)")
@@ -106,24 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     order.add_argument("--param", action="append", default=[], metavar="NAME[:TYPE]=VALUE",
                        help="strategy parameter (957-960); repeatable, e.g. venues=simA,simB")
 
-    cancel = sub.add_parser("cancel", help="OrderCancelRequest (35=F)")
+    cancel = add("cancel", "OrderCancelRequest (35=F)")
     _order_identity(cancel, need_orig=True)
     cancel.add_argument("--qty", type=decimal_text)
 
-    replace = sub.add_parser("replace", help="OrderCancelReplaceRequest (35=G)")
+    replace = add("replace", "OrderCancelReplaceRequest (35=G)")
     _order_identity(replace, need_orig=True)
     replace.add_argument("--qty", type=decimal_text, required=True)
     replace.add_argument("--price", type=decimal_text)
     replace.add_argument("--ord-type", default=None)
     replace.add_argument("--tif")
 
-    status = sub.add_parser("status", help="OrderStatusRequest (35=H)")
+    status = add("status", "OrderStatusRequest (35=H)")
     status.add_argument("--cl-ord-id", required=True, help="ClOrdID(11) of the order")
     status.add_argument("--symbol", required=True)
     status.add_argument("--side", required=True)
     status.add_argument("--order-id")
 
-    mass = sub.add_parser("mass-cancel", help="OrderMassCancelRequest (35=q)")
+    mass = add("mass-cancel", "OrderMassCancelRequest (35=q)")
     mass.add_argument("--cl-ord-id", default=None)
     mass.add_argument("--symbol", help="cancel only this symbol (530=1); default all (530=7)")
     mass.add_argument("--account")

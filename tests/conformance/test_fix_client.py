@@ -224,3 +224,20 @@ def test_cli_wrong_password_is_refused(tls_gateway):
     out = _tls_cli(gw, cert, "H7_BAD", "logon")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "logon refused: Authentication failed" in out.stderr, out.stdout + out.stderr
+
+
+def test_cli_wait_accepted_before_or_after_subcommand():
+    spec = importlib.util.spec_from_file_location("fix_client_cli", REPO / "scripts" / "fix_client.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    parser = cli.build_parser()
+    base = "--port 1 --sender A --target B".split()
+    after = parser.parse_args(base + "order --symbol X --side buy --qty 1 --wait 7".split())
+    before = parser.parse_args(base + "--wait 5 order --symbol X --side buy --qty 1".split())
+    assert (after.wait, before.wait, parser.parse_args(base + ["logon"]).wait) == (7.0, 5.0, 3.0)
+    kind, body = cli.message_for(parser.parse_args(
+        base + "order --symbol BTC/USDT --side sell --qty 0.5 --strategy pov "
+               "--participation 0.15 --param venues=simA,simB".split()))
+    d = dict(body)
+    assert kind == "D" and d[54] == "2" and d[40] == "1" and d[847] == "2" and d[849] == "0.15"
+    assert d[957] == "1" and d[960] == "simA,simB"
