@@ -4,6 +4,14 @@ The market model (latent fair price, liquidity providers, background traders) is
 participants that trade on the exchange like anyone else, through this narrow interface, so the
 engine knows nothing about the model and the model can be tested against the real engine.
 Model participants are "house" accounts: not subject to balance checks or rate limits.
+
+Conventions of the engine behind this interface (fixgw/sim/engine.py):
+- ``symbol`` here is the engine's market id: the spot pair as on the wire ("BTCUSDT") and the
+  USD-M perpetual with a suffix ("BTCUSDT_PERP"), because Binance names both "BTCUSDT".
+- Self-trade prevention is EXPIRE_TAKER per account, house accounts included: a house account
+  that takes liquidity must not be the one that provides it.
+- House orders respect tick and step sizes but not min quantity / notional; any account name
+  that is not a client account (one with an API key) is a house account.
 """
 from __future__ import annotations
 
