@@ -101,20 +101,35 @@ class TradingApi(ApiBase):
         orders = self.exchange.open_orders(account, m, perp)
         return [wire.futures_order(o) if perp else wire.spot_order_query(o) for o in orders]
 
+    @staticmethod
+    def _window(p: Params) -> tuple[int, int, int]:
+        """(limit, startTime, endTime) with Binance's defaults; limit 1..1000."""
+        limit = p.int("limit", 500)
+        if not 1 <= limit <= 1000:
+            raise E.BinanceError(-1100, "Illegal characters found in parameter 'limit'; legal range is '1' to '1000'.")
+        return limit, p.int("startTime", 0), p.int("endTime", 1 << 62)
+
     def all_orders(self, p: Params, account: str, perp: bool) -> list:
         m = self._market(p, perp)
-        limit = min(p.int("limit", 500), 1000)
-        orders = [o for o in self.exchange.orders.values() if o.account == account and o.market is m]
-        return [wire.futures_order(o) if perp else wire.spot_order_query(o) for o in orders[-limit:]]
+        limit, start, end = self._window(p)
+        from_id = p.int("orderId", 0)
+        orders = [o for o in self.exchange.orders.values()
+                  if o.account == account and o.market is m and o.order_id >= from_id
+                  and start <= o.create_time <= end]
+        orders = orders[:limit] if from_id else orders[-limit:]
+        return [wire.futures_order(o) if perp else wire.spot_order_query(o) for o in orders]
 
     def my_trades(self, p: Params, account: str, perp: bool) -> list:
+        """Filters as Binance: orderId, fromId (trade id, oldest first), startTime / endTime."""
         m = self._market(p, perp)
-        limit = min(p.int("limit", 500), 1000)
-        order_id = p.int("orderId")
+        limit, start, end = self._window(p)
+        order_id, from_id = p.int("orderId"), p.int("fromId")
         fills = [f for f in self.exchange.fills_by_account.get(account, [])
-                 if f.market_id == m.market_id and (order_id is None or f.order_id == order_id)]
+                 if f.market_id == m.market_id and (order_id is None or f.order_id == order_id)
+                 and (from_id is None or f.trade_id >= from_id) and start <= f.time <= end]
+        fills = fills[:limit] if from_id is not None or p.get("startTime") else fills[-limit:]
         fmt_one = wire.futures_user_trade if perp else wire.spot_my_trade
-        return [fmt_one(f, m) for f in fills[-limit:]]
+        return [fmt_one(f, m) for f in fills]
 
     def spot_account(self, account: str) -> dict:
         balances = self.exchange.spot.balances[account]

@@ -231,3 +231,20 @@ def test_edit_order_is_cancel_replace():
         except ccxt.BadResponse as err:        # ccxt's spot mapping of -2022
             assert "-2022" in str(err) and "-2011" in str(err)
     run(with_venue(body))
+
+
+def test_my_trades_since_and_order_history():
+    async def body(venue, ex):
+        await ex.load_markets()
+        first = await ex.create_order("BTC/USDT", "market", "buy", 0.01)
+        await asyncio.sleep(0.01)
+        second = await ex.create_order("BTC/USDT", "market", "buy", 0.02)
+        since = second["timestamp"]
+        trades = await ex.fetch_my_trades("BTC/USDT", since=since)
+        assert [t["order"] for t in trades] == [second["id"]]
+        assert len(await ex.fetch_my_trades("BTC/USDT")) == 2
+        assert len(await ex.fetch_my_trades("BTC/USDT", limit=1)) == 1
+        orders = await ex.fetch_orders("BTC/USDT")
+        assert [o["id"] for o in orders] == [first["id"], second["id"]]
+        assert [o["id"] for o in await ex.fetch_closed_orders("BTC/USDT", since=since)] == [second["id"]]
+    run(with_venue(body))
