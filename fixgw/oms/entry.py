@@ -220,11 +220,13 @@ class OrderEntry:
                                 f"order {order.order_id} already has a pending "
                                 f"{'cancel' if order.status is OrdStatus.PENDING_CANCEL else 'replace'}")
             return False
-        if order.status is OrdStatus.PENDING_NEW:
+        if order.status is OrdStatus.PENDING_NEW and response_to == m.CxlRejResponseTo.REPLACE:
+            # a cancel may overtake the venue's ack (the children are cancelled as soon as
+            # they are placed); a replace needs terms the order already works under
             self._cancel_reject(key, order, cl_ord_id, orig, response_to,
                                 m.CxlRejReason.ALREADY_PENDING,
-                                f"order {order.order_id} is still pending new: retry when it is "
-                                f"acknowledged")
+                                f"order {order.order_id} is still pending new: retry the replace "
+                                f"when it is acknowledged")
             return False
         return True
 

@@ -289,3 +289,38 @@ def test_cancel_on_disconnect_cancels_the_sessions_open_orders(tmp_path):
         assert s.ers()[-1][150] == "4" and "cancel on disconnect" in s.ers()[-2].get(58, "")
         assert v["a"].cancels or v["b"].cancels
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_cancel_overtaking_the_venue_ack(tmp_path):
+    """NewOrderSingle then an immediate cancel, before anything reached a venue: the order ends
+    Canceled, no child is ever sent, and no stray New is reported."""
+    async def t(oms, s, v):
+        oms.on_message(s, nos("C1", "0.5", "90", tif="1"))
+        oms.on_message(s, FixMessage(((35, "F"), (11, "C2"), (41, "C1"), (55, "BTC/USDT"), (54, "1"))))
+        await settle()
+        types = [(er[150], er[39]) for er in s.ers()]
+        assert types[0] == ("6", "6") and types[-1] == ("4", "4") and ("0", "0") not in types
+        await asyncio.sleep(0.05)
+        assert not v["a"].submits and not v["b"].submits
+    asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_cancel_while_the_submit_is_in_flight(tmp_path):
+    async def t(oms, s, v):
+        gate = asyncio.Event()
+        for venue in v.values():
+            original = venue.submit
+
+            async def slow(req, _o=original):
+                await gate.wait()
+                return await _o(req)
+            venue.submit = slow
+        oms.on_message(s, nos("C1", "0.5", "90", tif="1"))
+        await settle()                      # routed: child journaled, submit waiting
+        oms.on_message(s, FixMessage(((35, "F"), (11, "C2"), (41, "C1"), (55, "BTC/USDT"), (54, "1"))))
+        gate.set()
+        await settle()
+        await asyncio.sleep(0.05)
+        assert v["a"].cancels or v["b"].cancels     # cancelled as soon as the venue had it
+        assert s.ers()[-1][150] == "4" and s.ers()[-1][11] == "C2"
+    asyncio.run(run(t)(tmp_path / "db"))
