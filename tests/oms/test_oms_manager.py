@@ -324,3 +324,27 @@ def test_cancel_while_the_submit_is_in_flight(tmp_path):
         assert v["a"].cancels or v["b"].cancels     # cancelled as soon as the venue had it
         assert s.ers()[-1][150] == "4" and s.ers()[-1][11] == "C2"
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_child_is_journaled_before_it_reaches_the_venue(tmp_path):
+    seen = []
+
+    async def t(oms, s, v):
+        reader = Journal(tmp_path / "db", readonly=True)   # another connection: committed only
+        for venue in v.values():
+            original = venue.submit
+
+            async def checking(req, _o=original):
+                ids = {c.client_order_id for c in reader.children()}
+                seen.append(req.client_order_id in ids)
+                return await _o(req)
+            venue.submit = checking
+        oms.on_message(s, nos("C1", "2", "101", tif="3"))
+        await settle()
+        assert seen and all(seen)
+        # ids: <prefix><journal instance>-<order seq>-<n>, unique, valid Binance client ids
+        import re
+        subs = v["a"].submits + v["b"].submits
+        assert len({r.client_order_id for r in subs}) == len(subs)
+        assert all(re.fullmatch(r"[.A-Za-z:/0-9_-]{1,36}", r.client_order_id) for r in subs)
+    asyncio.run(run(t)(tmp_path / "db"))
