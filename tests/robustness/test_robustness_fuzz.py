@@ -341,3 +341,47 @@ def test_idle_unauthenticated_connections_are_bounded_and_timed_out(gateway):
     ping(healthy, "AFTER-IDLE")
     healthy.logout(timeout=3)
     check_clean_session(gateway)
+
+
+def _load_runner():
+    name = "conformance_runner"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE.parent / "conformance" / "runner.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.mark.timeout(120)
+def test_acceptance_scripts_stay_byte_exact_while_garbage_flows(gateway):
+    """Isolation at full strictness: the acceptance scripts (all but the two heartbeat-timer
+    ones) must still pass byte for byte while another client keeps spraying garbage."""
+    runner = _load_runner()
+    scripts = [p for p in runner.default_scripts()
+               if not p.name.startswith(("4a_", "6_SendTestRequest"))]
+    stop = threading.Event()
+    sent = []
+
+    def spray():
+        seed = SEED + 100
+        while not stop.is_set():
+            stats = WorkerStats()
+            fuzz_worker(gateway.host, gateway.port, None, seed, 300, stats)
+            sent.append(stats.sent)
+            seed += 1
+
+    thread = threading.Thread(target=spray, daemon=True)
+    thread.start()
+    try:
+        script_runner = runner.ScriptRunner(gateway.host, gateway.port, runner.load_patterns(),
+                                            runner.RunnerOptions(read_timeout=10.0,
+                                                                 probe_attempts=1))
+        failures = [r.describe() for r in map(script_runner.run, scripts) if not r.passed]
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive(), "the garbage sprayer hung"
+    assert sum(sent) > 1000, sum(sent)
+    assert not failures, "\n".join(failures)
+    assert gateway.alive(), gateway.tail()
