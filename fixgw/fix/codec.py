@@ -137,17 +137,19 @@ def parse(raw: bytes) -> FixMessage:
         raise GarbledMessage("CheckSum does not match")
     parts = raw.decode("latin-1").split(SOH)
     parts.pop()  # empty piece after the final SOH
-    fields = []
-    append = fields.append
     cache = _TAG_CACHE
-    for part in parts:
-        tag_text, sep, value = part.partition("=")
-        if not sep:
-            raise GarbledMessage(f"field without '=': {part[:20]!r}")
-        tag = cache.get(tag_text)
-        if tag is None:
-            tag = _tag_number(tag_text)
-        append((tag, value))
+    try:
+        # fast path: every tag already known, every piece has '='
+        fields = [(cache[t], v) for t, sep, v in [p.partition("=") for p in parts] if sep]
+        if len(fields) != len(parts):
+            raise KeyError
+    except KeyError:
+        fields = []
+        for part in parts:
+            tag_text, sep, value = part.partition("=")
+            if not sep:
+                raise GarbledMessage(f"field without '=': {part[:20]!r}") from None
+            fields.append((_tag_number(tag_text), value))
     if len(fields) < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
         raise GarbledMessage("BeginString, BodyLength, MsgType are not the first three fields")
     return FixMessage(tuple(fields), raw)
@@ -173,15 +175,13 @@ def encode(begin_string: str, msg_type: str, header: Sequence[tuple[int, str]],
 
     Callers pass header and body already in the order they want on the wire."""
     prefix = _PREFIX
-    parts = ["35=", msg_type, SOH]
-    for tag, value in header:
-        parts.append(prefix.get(tag) or _prefix(tag))
-        parts.append(value)
-        parts.append(SOH)
-    for tag, value in body:
-        parts.append(prefix.get(tag) or _prefix(tag))
-        parts.append(value)
-        parts.append(SOH)
+    try:
+        text = "".join([prefix[t] + v + SOH for t, v in header]) + \
+            "".join([prefix[t] + v + SOH for t, v in body])
+    except KeyError:
+        text = "".join([_prefix(t) + v + SOH for t, v in header]) + \
+            "".join([_prefix(t) + v + SOH for t, v in body])
+    parts = ("35=", msg_type, SOH, text)
     inner = "".join(parts).encode("latin-1")
     msg = b"".join((b"8=", begin_string.encode("latin-1"), b"\x019=",
                     str(len(inner)).encode("ascii"), _SOH_B, inner))

@@ -80,8 +80,21 @@ def _is_time(v: str) -> bool:
     return not rest or (rest[0] == "." and 1 <= len(rest) - 1 <= 9 and _digits(rest[1:]))
 
 
+_TS_SECONDS_OK: dict[str, bool] = {}
+
+
 def _is_timestamp(v: str) -> bool:
-    return len(v) >= 17 and v[8] == "-" and _is_date(v[:8]) and _is_time(v[9:])
+    base = v[:17]
+    ok = _TS_SECONDS_OK.get(base)
+    if ok is None:
+        ok = len(base) == 17 and base[8] == "-" and _is_date(base[:8]) and _is_time(base[9:])
+        if len(_TS_SECONDS_OK) > 8192:
+            _TS_SECONDS_OK.clear()
+        _TS_SECONDS_OK[base] = ok
+    if not ok:
+        return False
+    rest = v[17:]
+    return not rest or (rest[0] == "." and 1 <= len(rest) - 1 <= 9 and _digits(rest[1:]))
 
 
 FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {

@@ -521,7 +521,7 @@ class SessionCore:
     def _order_body(self, msg_type: str, body: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
         """Ascending tag order, repeating-group entries kept after their NumInGroup field."""
         mdef = self.dictionary.messages.get(msg_type)
-        if mdef is None or not mdef.groups or not any(t in mdef.groups for t, _ in body):
+        if mdef is None or not mdef.groups or mdef.groups.keys().isdisjoint([t for t, _ in body]):
             return sorted(body, key=_tag_of)
         return _order_with_groups(body, mdef)
 

@@ -36,8 +36,9 @@ class MessageLog:
 
     @staticmethod
     def _text(raw: bytes) -> str:
-        if any(m in raw for m in _SECRET_MARKERS):
-            return printable(raw, SECRET_TAGS)
+        for marker in _SECRET_MARKERS:
+            if marker in raw:
+                return printable(raw, SECRET_TAGS)
         return raw.decode("latin-1").replace("\x01", "|")
 
     def flush(self) -> None:

@@ -15,6 +15,7 @@ connection and their own tables; this store never holds a transaction open betwe
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,9 @@ class SqliteStore:
         self._db.execute(f"PRAGMA synchronous={sync}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._synchronous = sync
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
         self._seq: dict[str, SeqState] = {}
         self._dirty_seq: set[str] = set()
         self._pending_msgs: list[tuple[str, int, bytes]] = []
@@ -181,8 +185,44 @@ class SqliteStore:
         self._dirty_seq.clear()
         self.commits += 1
 
+    def start_background_checkpoints(self, interval_s: float = 1.0) -> None:
+        """Move WAL checkpoints (the only fsyncs in ``synchronous=normal``) off the event loop.
+
+        SQLite normally checkpoints inside whichever commit crosses 1000 WAL pages, which puts
+        a multi-millisecond fsync on the latency path of one unlucky message. Here the store's
+        own connection never checkpoints; a daemon thread with its own connection does it
+        every ``interval_s`` (sqlite3 releases the GIL while it works)."""
+        if self._checkpointer is not None:
+            return
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        thread = threading.Thread(target=self._checkpoint_loop, args=(interval_s,),
+                                  name="fixgw-store-checkpoint", daemon=True)
+        self._checkpointer = thread
+        thread.start()
+
+    def _checkpoint_loop(self, interval_s: float) -> None:
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout=1000")
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            while not self._stop_checkpoints.wait(interval_s):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy: try again next interval
+        finally:
+            db.close()
+
     def close(self) -> None:
         try:
             self.commit()
         finally:
+            if self._checkpointer is not None:
+                self._stop_checkpoints.set()
+                self._checkpointer.join(5)
+                self._checkpointer = None
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    pass
             self._db.close()
