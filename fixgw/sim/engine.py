@@ -22,6 +22,7 @@ from ..clock import Clock, LiveClock
 from . import errors as E
 from .accounts import SpotLedger
 from .book import BUY, SELL, OrderBook
+from .candles import CandleSeries
 from .futures import FuturesLedger
 from .protocol import PlaceResult, Trade
 from .spec import SymbolSpec, VenueSpec
@@ -127,6 +128,7 @@ class MarketStats:
     first_trade_id: int = 0
     last_trade_id: int = 0
     trades: deque = field(default_factory=lambda: deque(maxlen=1000))
+    candles: CandleSeries = field(default_factory=CandleSeries)
 
 
 ExecutionListener = Callable[[Execution], None]
@@ -630,6 +632,7 @@ class Exchange:
         st.last_trade_id = trade_id
         trade = Trade(m.market_id, trade_id, price, qty, taker.side, taker.account, maker.account, now)
         st.trades.append(trade)
+        st.candles.add(now, price, qty, taker.side == BUY)
         for cb in self.trade_listeners:
             cb(trade)
 

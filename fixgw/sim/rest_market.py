@@ -9,6 +9,7 @@ from typing import Any
 from . import errors as E
 from . import wire
 from .engine import Exchange
+from .candles import INTERVALS_MS
 from .params import Params
 from .spec import SymbolSpec, VenueSpec
 from .wire import fmt
@@ -131,3 +132,18 @@ class MarketDataApi(ApiBase):
         return one(self._market(p, True)) if p.get("symbol") else [one(m) for m in self._markets(True)]
 
     # --- orders -------------------------------------------------------------------------
+
+    def klines(self, p: Params, perp: bool) -> list:
+        m = self._market(p, perp)
+        interval = p.req("interval")
+        if interval not in INTERVALS_MS:
+            raise E.BinanceError(-1120, "Invalid interval.")
+        limit = p.int("limit", 500)
+        if not 1 <= limit <= 1500:
+            raise E.BinanceError(-1100, "Illegal characters found in parameter 'limit'; legal range is '1' to '1500'.")
+        series = self.exchange.stats[m.market_id].candles
+        width = INTERVALS_MS[interval] * 60_000
+        return [[c.open_time, fmt(c.open), fmt(c.high), fmt(c.low), fmt(c.close), fmt(c.volume),
+                 c.open_time + width - 1, fmt(c.quote_volume), c.trades, fmt(c.taker_buy_volume),
+                 fmt(c.taker_buy_quote), "0"]
+                for c in series.klines(interval, p.int("startTime"), p.int("endTime"), limit, self.now_ms())]

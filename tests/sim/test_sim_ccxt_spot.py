@@ -248,3 +248,20 @@ def test_my_trades_since_and_order_history():
         assert [o["id"] for o in orders] == [first["id"], second["id"]]
         assert [o["id"] for o in await ex.fetch_closed_orders("BTC/USDT", since=since)] == [second["id"]]
     run(with_venue(body))
+
+
+def test_fetch_ohlcv_shows_traded_volume():
+    async def body(venue, ex):
+        await ex.load_markets()
+        await ex.create_order("BTC/USDT", "market", "buy", 0.3)
+        await ex.create_order("BTC/USDT", "market", "sell", 0.2)
+        candles = await ex.fetch_ohlcv("BTC/USDT", "1m", limit=5)
+        assert candles and abs(sum(c[5] for c in candles) - 0.5) < 1e-12
+        last = candles[-1]
+        assert last[2] >= last[1] >= last[3] and last[2] >= last[4] >= last[3]
+        try:
+            await ex.public_get_klines({"symbol": "BTCUSDT", "interval": "7m"})
+            raise AssertionError("bad interval accepted")
+        except ccxt.BadRequest as e:
+            assert "-1120" in str(e)
+    run(with_venue(body))

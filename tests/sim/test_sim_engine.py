@@ -229,3 +229,20 @@ def test_illegal_status_transition_is_caught():
     with pytest.raises(BinanceError) as e:
         ex.cancel_order("demo", btc(ex), order.order_id, None)
     assert e.value.code == -2011
+
+
+def test_candles_aggregate_trades_and_fill_quiet_minutes():
+    from fixgw.sim.candles import CandleSeries
+    cs = CandleSeries()
+    t0 = 1_700_000_040_000            # 1_700_000_040_000 is a minute boundary
+    cs.add(t0 + 1_000, D("100"), D("1"), True)
+    cs.add(t0 + 2_000, D("105"), D("2"), False)
+    cs.add(t0 + 3 * 60_000, D("99"), D("1"), True)      # two quiet minutes in between
+    one = cs.klines("1m", None, None, 10, t0 + 3 * 60_000 + 5)
+    assert [(c.open, c.high, c.low, c.close, c.volume) for c in one] == [
+        (D("100"), D("105"), D("100"), D("105"), D("3")), (D("105"),) * 4 + (D("0"),),
+        (D("105"),) * 4 + (D("0"),), (D("99"), D("99"), D("99"), D("99"), D("1"))]
+    assert one[0].taker_buy_volume == D("1") and one[0].quote_volume == D("310")
+    three = cs.klines("3m", None, None, 10, t0 + 3 * 60_000 + 5)
+    assert sum(c.volume for c in three) == D("4") and three[-1].close == D("99")
+    assert len(cs.klines("1m", None, None, 2, t0 + 3 * 60_000 + 5)) == 2
