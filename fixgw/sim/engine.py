@@ -659,12 +659,12 @@ class Exchange:
         self._open_by_account.get(order.account, {}).pop(order.order_id, None)
 
     def _emit(self, ex: Execution) -> None:
-        if ex.order.house and not self._house_listened:
+        """Executions of client orders only: house orders have no user-data stream, and the
+        model's churn would otherwise cost a report per order."""
+        if ex.order.house:
             return
         for cb in self.execution_listeners:
             cb(ex)
-
-    _house_listened = False
 
     def _touch(self, account: str, kind: str, item: str) -> None:
         self._touched.setdefault((account, kind), set()).add(item)
