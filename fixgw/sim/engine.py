@@ -250,7 +250,7 @@ class Exchange:
             best = book.best_ask() if side == BUY else book.best_bid()
             if best is not None and ((side == BUY and price >= best) or (side == SELL and price <= best)):
                 raise E.futures_post_only_rejected() if market.is_perp else E.would_match_and_take()
-        if not house:
+        if not house and not reduce_only:      # Binance: "(unless you choose reduce only)"
             self._check_notional(market, order_type, price, qty, quote_order_qty, side)
         order = Order(next(self._order_ids), market, account, side, order_type, tif, price or ZERO,
                       qty, client_order_id, now, now, quote_order_qty=quote_order_qty or ZERO,

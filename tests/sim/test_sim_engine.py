@@ -246,3 +246,14 @@ def test_candles_aggregate_trades_and_fill_quiet_minutes():
     three = cs.klines("3m", None, None, 10, t0 + 3 * 60_000 + 5)
     assert sum(c.volume for c in three) == D("4") and three[-1].close == D("99")
     assert len(cs.klines("1m", None, None, 2, t0 + 3 * 60_000 + 5)) == 2
+
+
+def test_reduce_only_is_exempt_from_min_notional():
+    ex = make()
+    ex.seed_books()
+    ex.place_order("demo", perp(ex), "BUY", "MARKET", D("0.003"))            # 180 USDT >= 100
+    with pytest.raises(BinanceError) as e:
+        ex.place_order("demo", perp(ex), "SELL", "MARKET", D("0.001"))       # 60 USDT < 100
+    assert e.value.code == -4164
+    o, _ = ex.place_order("demo", perp(ex), "SELL", "MARKET", D("0.001"), reduce_only=True)
+    assert o.status == "FILLED" and ex.futures.position("demo", "BTCUSDT_PERP").amount == D("0.002")
