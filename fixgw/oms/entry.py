@@ -171,9 +171,9 @@ class OrderEntry:
         if cl_ord_id is not None:
             oid = self.by_cl_ord_id.get((key, cl_ord_id))
             if oid is not None:
-                return self.orders.get(oid)
+                return self.order(oid)
         if order_id is not None:
-            o = self.orders.get(order_id)
+            o = self.order(order_id)
             if o is not None and o.session_key == key:
                 return o
         return None

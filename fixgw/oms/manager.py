@@ -84,13 +84,16 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
     # start-up
 
     def load(self) -> list[ClientOrder]:
-        """Rebuild in-memory state from the journal; return the orders still open."""
+        """Rebuild in-memory state from the journal; return the orders still open.
+
+        Only open orders (and every ClOrdID, for duplicate checks) are loaded; a finished order
+        is read back from the journal when someone asks about it (:meth:`order`)."""
         for session, cl_ord_id, order_id in self.journal.session_cl_ord_ids():
             self.used_cl_ord_ids.add((session, cl_ord_id))
             if order_id:
                 self.by_cl_ord_id[(session, cl_ord_id)] = order_id
         open_orders = []
-        for order in self.journal.orders():
+        for order in self.journal.orders(open_only=True):
             self.orders[order.order_id] = order
             self.runtime[order.order_id] = OrderRuntime()
             if not order.terminal:
@@ -228,6 +231,16 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         """The venue child orders sent for one algo child intent."""
         return [c for c in order.children.values()
                 if self.child_rt[c.client_order_id].slice_id == slice_id]
+
+    def order(self, order_id: str) -> ClientOrder | None:
+        """The order by OrderID: in memory, or a finished one read back from the journal."""
+        order = self.orders.get(order_id)
+        if order is None:
+            order = self.journal.order(order_id)
+            if order is not None:
+                self.orders[order_id] = order
+                self.runtime[order_id] = OrderRuntime()
+        return order
 
     def open_orders(self) -> list[ClientOrder]:
         """Orders not yet terminal (the ``live`` index, pruned as orders finish)."""

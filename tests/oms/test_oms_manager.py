@@ -348,3 +348,30 @@ def test_child_is_journaled_before_it_reaches_the_venue(tmp_path):
         assert len({r.client_order_id for r in subs}) == len(subs)
         assert all(re.fullmatch(r"[.A-Za-z:/0-9_-]{1,36}", r.client_order_id) for r in subs)
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_restart_knows_finished_orders_and_their_clordids(tmp_path):
+    db = tmp_path / "db"
+
+    async def first(oms, s, v):
+        oms.on_message(s, nos("C1", "1", "101", tif="3"))
+        await settle()
+        v["a"].fill(v["a"].submits[0], D(1), D(100))
+        await settle()
+        assert s.ers()[-1][39] == "2"
+    asyncio.run(run(first)(db))
+
+    async def second():
+        venues = {"a": HarnessVenue("a"), "b": HarnessVenue("b")}
+        oms = OrderManager(journal=Journal(db), clock=LiveClock(), venues=venues,
+                           router=SmartOrderRouter(), market=HarnessMarket(venues))
+        s = HarnessSession()
+        oms.on_create(s)
+        assert oms.load() == []                       # nothing open: nothing loaded
+        oms.on_message(s, FixMessage(((35, "H"), (11, "C1"), (55, "BTC/USDT"), (54, "1"))))
+        st = s.ers()[-1]
+        assert st[150] == "I" and st[39] == "2" and st[14] == "1" and D(st[6]) == 100
+        oms.on_message(s, nos("C1", "1", "101", tif="3"))   # same ClOrdID after the restart
+        assert s.ers()[-1][150] == "8" and s.ers()[-1][103] == "6"
+        assert s.ers()[-1][17] not in {st[17]}
+    asyncio.run(second())
