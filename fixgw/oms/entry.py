@@ -62,23 +62,27 @@ class OrderEntry:
             effective_time=nos.effective_time, strategy=nos.strategy, urgency=nos.urgency,
             participation_rate=nos.participation_rate, max_floor=nos.max_floor,
             strategy_params=nos.strategy_params, created_at=now, updated_at=now)
-        problem = self._validate_new(order, session)
+        algo = None
+        try:
+            problem = self._validate_new(order, session)
+            book = self.market.book(order.symbol) if problem is None else None
+            order.arrival_price = book.mid() if book is not None else None
+            if problem is None and order.is_algo:
+                algo = self.algo_factory(order, self) if self.algo_factory else None
+                if algo is None:
+                    problem = (OrdRejReason.UNSUPPORTED,
+                               f"TargetStrategy(847)={order.strategy.value}: no algo engine")
+        except ValueError as e:          # the scheduler refuses the parent, naming the field
+            problem = (OrdRejReason.UNSUPPORTED, str(e))
+        except Exception as e:           # our bug: the order is rejected, the session lives on
+            log.exception("accepting %s on %s failed", nos.cl_ord_id, key)
+            problem = (OrdRejReason.OTHER, f"internal error accepting the order: "
+                                           f"{type(e).__name__}")
         self.orders[order.order_id] = order
         self.live[order.order_id] = order
         self.runtime[order.order_id] = OrderRuntime()
         self.used_cl_ord_ids.add((key, order.cl_ord_id))
         self.by_cl_ord_id[(key, order.cl_ord_id)] = order.order_id
-        book = self.market.book(order.symbol) if problem is None else None
-        order.arrival_price = book.mid() if book is not None else None
-        algo = None
-        if problem is None and order.is_algo:
-            try:
-                algo = self.algo_factory(order, self) if self.algo_factory else None
-                if algo is None:
-                    problem = (OrdRejReason.UNSUPPORTED,
-                               f"TargetStrategy(847)={order.strategy.value}: no algo engine")
-            except ValueError as e:
-                problem = (OrdRejReason.UNSUPPORTED, str(e))
         with self.journal.transaction():
             self.journal.claim_cl_ord_id(key, order.cl_ord_id, order.order_id)
             if problem is not None:
@@ -93,7 +97,12 @@ class OrderEntry:
             self.runtime[order.order_id].algo = algo
             self._apply(order, OrderEvent.ACCEPT)
             self._report(order, ExecType.NEW)
-            algo.start()
+            try:
+                algo.start()
+            except Exception as e:
+                log.exception("algo %s failed to start", order.order_id)
+                self._close(order, OrderEvent.CANCELED,
+                            f"algo failed to start: {type(e).__name__}: {e}")
         else:
             self._spawn(self._route(order, order.quantity))
 

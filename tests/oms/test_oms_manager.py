@@ -375,3 +375,21 @@ def test_restart_knows_finished_orders_and_their_clordids(tmp_path):
         assert s.ers()[-1][150] == "8" and s.ers()[-1][103] == "6"
         assert s.ers()[-1][17] not in {st[17]}
     asyncio.run(second())
+
+
+def test_an_internal_failure_rejects_the_order_and_the_session_lives_on(tmp_path):
+    async def t(oms, s, v):
+        good_book = oms.market.book
+
+        def broken(symbol):
+            raise RuntimeError("market data exploded")
+        oms.market.book = broken
+        oms.on_message(s, nos("C1", "1", "101", tif="3"))
+        rej = s.ers()[-1]
+        assert rej[150] == "8" and rej[103] == "99" and "internal error" in rej[58]
+        assert not oms.open_orders()
+        oms.market.book = good_book
+        oms.on_message(s, nos("C2", "1", "101", tif="3"))
+        await settle()
+        assert s.ers()[-1][11] == "C2" and s.ers()[-1][150] == "0"
+    asyncio.run(run(t)(tmp_path / "db"))
