@@ -102,6 +102,27 @@ async def bench_orders(n: int) -> list[dict]:
     return results
 
 
+def bench_engine(n: int) -> list[dict]:
+    """The matching engine alone (no network): resting place+cancel, and crossing market orders."""
+    from fixgw.sim.engine import Exchange
+    ex = Exchange(VenueSpec(name="bench", symbols=default_symbols(), rate_limits=UNLIMITED))
+    ex.seed_books()
+    m = ex.markets["BTCUSDT"]
+    t = time.perf_counter()
+    for _ in range(n):
+        o, _ = ex.place_order("demo", m, "BUY", "LIMIT", Decimal("0.001"), Decimal("50000"), "GTC")
+        ex.cancel_order("demo", m, o.order_id, None)
+    rest = time.perf_counter() - t
+    t = time.perf_counter()
+    for i in range(n):
+        ex.place_house_order("taker", "BTCUSDT", "BUY" if i % 2 else "SELL", "MARKET", Decimal("0.001"))
+        ex.place_house_order("maker", "BTCUSDT", "SELL" if i % 2 else "BUY", "LIMIT", Decimal("0.001"),
+                             Decimal("60006") if i % 2 else Decimal("59994"))
+    cross = time.perf_counter() - t
+    return [{"name": "engine place+cancel (client, resting)", "per_s": n / rest},
+            {"name": "engine market fill + refill (house)", "per_s": n / cross}]
+
+
 async def count_messages(url: str, subscribe: list[str] | None, n_subs: int, seconds: float) -> int:
     counts = [0] * n_subs
     stop = asyncio.Event()
@@ -207,6 +228,9 @@ def main() -> None:
     args = ap.parse_args()
     subs = [int(x) for x in args.subscribers.split(",")]
 
+    for r in bench_engine(args.orders * 10):
+        print(f"{r['name']:40s} {r['per_s']:9.0f} /s")
+    print()
     orders = asyncio.run(bench_orders(args.orders))
     print(f"{'order round trips':40s} {'per s':>9s} {'median ms':>10s} {'p99 ms':>8s}")
     for r in orders:
