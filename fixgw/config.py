@@ -47,6 +47,8 @@ class GatewayConfig:
     simulator: Mapping[str, Any]     # how to run the venues marked ``simulated``
     market_data: Mapping[str, Any]   # MarketDataConfig keyword arguments
     admin_socket: bool = True        # the kill-switch channel <state_dir>/admin.sock
+    routing_include: tuple[str, ...] | None = None   # venues the SOR may use (None: all)
+    routing_exclude: tuple[str, ...] = ()             # venues it must not (market data only)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,6 +117,16 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
         default_account=r.text(oms_doc, "oms.default_account", default=None),
         mass_cancel_all_engages_kill_switch=r.flag(
             oms_doc, "oms.mass_cancel_all_engages_kill_switch", default=True))
+    routing = r.mapping(doc, "routing", default={})
+    for k in routing:
+        if k not in ("include", "exclude"):
+            raise ConfigError(source, f"routing.{k}", "unknown key (known: exclude, include)")
+    include, exclude = routing.get("include"), routing.get("exclude") or []
+    for k, names in (("include", include or []), ("exclude", exclude)):
+        if not isinstance(names, list) or any(n not in venues for n in names):
+            raise ConfigError(source, f"routing.{k}",
+                              f"expected a list of configured venues ({', '.join(venues)}), "
+                              f"got {names!r}")
     simulator = r.mapping(doc, "simulator", default={})
     mode = simulator.get("mode", "detached")
     if mode not in ("detached", "in-process"):
@@ -123,7 +135,9 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
         source=source, state_dir=sd, venues=venues, oms=oms,
         risk=r.mapping(doc, "risk", default={}), algos=r.mapping(doc, "algos", default={}),
         simulator=simulator, market_data=r.mapping(doc, "market_data", default={}),
-        admin_socket=r.flag(doc, "admin_socket", default=True), raw=doc)
+        admin_socket=r.flag(doc, "admin_socket", default=True),
+        routing_include=tuple(include) if include is not None else None,
+        routing_exclude=tuple(exclude), raw=doc)
 
 
 def load_gateway_config(path: Path | str, state_dir: Path | None = None) -> GatewayConfig:

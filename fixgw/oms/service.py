@@ -121,7 +121,8 @@ class GatewayService:
         self.manager.venues = dict(self.adapters)
         for a in self.adapters.values():
             a.on_event(self.manager.on_venue_event)
-        self.manager.router = build_router(self.adapters)
+        self.manager.router = build_router(self.adapters, include=self.config.routing_include,
+                                           exclude=self.config.routing_exclude)
         self.manager.market = self.market
         open_orders = self.manager.load()
         if self.config.oms.reconcile_on_start and open_orders:

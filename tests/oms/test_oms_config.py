@@ -29,6 +29,7 @@ def test_default_config_is_valid_and_complete():
     ({"oms": {"cancel_timeout_s": "soon"}}, "oms.cancel_timeout_s", "expected a number"),
     ({"simulator": {"mode": "cloud"}}, "simulator.mode", "detached or in-process"),
     ({"risk": []}, "risk", "expected a mapping"),
+    ({"venues": {"a": {}}, "routing": {"exclude": ["b"]}}, "routing.exclude", "configured venues"),
 ])
 def test_errors_name_file_and_key(doc, key, words):
     with pytest.raises(ConfigError) as err:
