@@ -75,7 +75,7 @@ class GatewayService:
         self.risk = RiskEngine(RiskConfig.from_config(config.risk), ctx.clock)
         self.drop_copy = DropCopyRouter(ctx.sessions)
         self._endpoints = dict(endpoints or {})
-        self._simulator = simulator          # an object with async stop(), if we started one
+        self.simulator = simulator   # the simulated venues we run (in-process: InProcessVenues)
         self.adapters: dict[str, Any] = {}
         self.hub = None
         self.market: HubMarketView | None = None
@@ -96,8 +96,8 @@ class GatewayService:
         from fixgw.marketdata.hub import MarketDataConfig, MarketDataHub
         from fixgw.oms.risk_kill import KillSwitchController
         from fixgw.venues.factory import build_router
-        if self._simulator is None and any(self.config.simulated_venues):
-            self._simulator, self._endpoints, clock = await ensure_simulated_venues(
+        if self.simulator is None and any(self.config.simulated_venues):
+            self.simulator, self._endpoints, clock = await ensure_simulated_venues(
                 self.config, self.ctx)
             if clock is not self.clock:   # compressed market time: share the venues' clock
                 self.clock = self.manager.clock = clock
@@ -147,8 +147,8 @@ class GatewayService:
         if self.hub is not None:
             await self.hub.stop()
         await asyncio.gather(*(a.close() for a in self.adapters.values()), return_exceptions=True)
-        if self._simulator is not None:
-            await self._simulator.stop()
+        if self.simulator is not None:
+            await self.simulator.stop()
         self.journal.close()
 
 

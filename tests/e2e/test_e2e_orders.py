@@ -74,7 +74,7 @@ def book(gw, symbol):
 
 
 def venue_exchange(gw, name):
-    return gw.service._simulator.venue(name).exchange
+    return gw.service.simulator.venue(name).exchange
 
 
 def house_trade(gw, venue, market_id, side, qty, price):
@@ -132,7 +132,7 @@ def test_split_matches_best_consolidated_all_in_price(gw, client):
     (price x (1 + that venue's taker fee)) equals the best achievable over the consolidated
     book for that size. The market model is held still for the test so the book it is compared
     with is the book it traded against."""
-    models = gw.service._simulator.factory.models
+    models = gw.service.simulator.factory.models
     saved = {n: mdl.step for n, mdl in models.items()}
     gw.call(lambda: [setattr(mdl, "step", lambda now: None) for mdl in models.values()])
     try:
@@ -420,7 +420,7 @@ def test_venue_stream_outage_mid_order_fills_reported_once(gw, client):
     it is down is picked up by REST polling, the stream comes back, a second fill arrives on
     it: each is reported upstream exactly once, CumQty right."""
     c, price = resting_buy(gw, client, qty="1")
-    venue = gw.service._simulator.venue("simC")
+    venue = gw.service.simulator.venue("simC")
     adapter = gw.service.adapters["simC"]
 
     async def drop_streams():
