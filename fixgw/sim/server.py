@@ -121,8 +121,16 @@ class VenueServer:
         for r in self.routes:
             app.router.add_route(r.method, r.path, self._wrap(r))
         ms, us = self.market_streams, self.user_streams
-        for path in ("/stream", "/stream/ws", "/stream/ws/{n}", "/ws", "/ws/{n}"):
+        for path in ("/stream", "/stream/ws", "/stream/ws/{n}", "/ws"):
             app.router.add_get(path, ms.handler(ms.spot_hub))
+        spot_market = ms.handler(ms.spot_hub)
+
+        async def ws_path(request: web.Request) -> web.StreamResponse:
+            key = request.match_info["n"]      # /ws/<stream name> or /ws/<legacy listenKey>
+            if "@" not in key:                 # not a stream name: a (maybe expired) listenKey
+                return await us.spot_listen_key_stream(request, key)
+            return await spot_market(request)
+        app.router.add_get("/ws/{n}", ws_path)
         for path in ("/fstream/ws", "/fstream/ws/{n}", "/fstream/public/ws", "/fstream/public/ws/{n}",
                      "/fstream/market/ws", "/fstream/market/ws/{n}", "/fstream/stream"):
             app.router.add_get(path, ms.handler(ms.futures_hub))
@@ -246,6 +254,9 @@ class VenueServer:
             R("GET", "/fapi/v1/multiAssetsMargin", lambda p, a: {"multiAssetsMargin": False}, weight=30, signed=True),
             R("GET", "/fapi/v1/commissionRate", lambda p, a: self.futures_api.commission(p), weight=20, signed=True),
             R("GET", "/fapi/v1/income", lambda p, a: [], weight=30, signed=True),
+            R("POST", "/api/v3/userDataStream", lambda p, a: self.user_streams.new_spot_listen_key(a), key_only=True),
+            R("PUT", "/api/v3/userDataStream", lambda p, a: {}, key_only=True),
+            R("DELETE", "/api/v3/userDataStream", lambda p, a: {}, key_only=True),
             R("POST", "/fapi/v1/listenKey", lambda p, a: self.futures_api.new_listen_key(a), key_only=True),
             R("PUT", "/fapi/v1/listenKey", lambda p, a: {}, key_only=True),
             R("DELETE", "/fapi/v1/listenKey", lambda p, a: {}, key_only=True),

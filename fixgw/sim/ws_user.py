@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from typing import Callable
 
@@ -34,7 +35,8 @@ class UserStreams:
         self.routes = routes
         self.limiter = limiter
         self._account_for = account_for
-        self.listen_keys = listen_keys
+        self.listen_keys = listen_keys                 # futures listenKey -> account
+        self.spot_listen_keys: dict[str, str] = {}      # legacy spot listenKey -> account
         self.spot_users: dict[str, set[StreamConn]] = {}
         self.futures_users: dict[str, set[StreamConn]] = {}
         self.conns: set[StreamConn] = set()
@@ -49,6 +51,14 @@ class UserStreams:
         ws, conn = await open_stream(request, self.spec.stream_latency_ms)
         self.conns.add(conn)
         return ws, conn
+
+    def new_spot_listen_key(self, account: str) -> dict:
+        for key, acct in self.spot_listen_keys.items():
+            if acct == account:
+                return {"listenKey": key}
+        key = secrets.token_urlsafe(48)[:60]
+        self.spot_listen_keys[key] = account
+        return {"listenKey": key}
 
     def spot_ws_api(self):
         return self._ws_api_handler(self.WS_API_METHODS)
@@ -70,9 +80,7 @@ class UserStreams:
         else:
             conns = self.spot_users.get(acct)
             if conns:
-                event = wire.execution_report(ex, self.now_ms())
-                for c in list(conns):
-                    c.send(dumps({"subscriptionId": c.subscription_id, "event": event}))
+                self._send_spot(conns, wire.execution_report(ex, self.now_ms()))
 
     def _on_balance(self, account: str, kind: str, items: set) -> None:
         now = self.now_ms()
@@ -81,10 +89,9 @@ class UserStreams:
             if not conns:
                 return
             bal = self.exchange.spot.balances[account]
-            event = {"e": "outboundAccountPosition", "E": now, "u": now,
-                     "B": [{"a": a, "f": fmt(bal[a].free), "l": fmt(bal[a].locked)} for a in sorted(items) if a in bal]}
-            for c in list(conns):
-                c.send(dumps({"subscriptionId": c.subscription_id, "event": event}))
+            self._send_spot(conns, {"e": "outboundAccountPosition", "E": now, "u": now,
+                                    "B": [{"a": a, "f": fmt(bal[a].free), "l": fmt(bal[a].locked)}
+                                          for a in sorted(items) if a in bal]})
             return
         conns = self.futures_users.get(account)
         if not conns:
@@ -92,6 +99,17 @@ class UserStreams:
         c_raw = dumps(self._account_update(account, items, now))
         for c in list(conns):
             c.send(c_raw)
+
+    @staticmethod
+    def _send_spot(conns: set[StreamConn], event: dict) -> None:
+        """ws-api subscribers get the event wrapped with their subscription id; legacy listenKey
+        connections (``/ws/<listenKey>``) get it bare."""
+        raw = dumps(event)
+        for c in list(conns):
+            if c.subscription_id is None:
+                c.send(raw)
+            else:
+                c.send(f'{{"subscriptionId":{c.subscription_id},"event":{raw}}}')
 
     def _account_update(self, account: str, market_ids: set, now: int) -> dict:
         ex, fut = self.exchange, self.exchange.futures
@@ -110,7 +128,15 @@ class UserStreams:
 
     async def _futures_user_ws(self, request: web.Request) -> web.WebSocketResponse:
         key = request.query.get("listenKey") or request.match_info.get("n") or ""
-        account = self.listen_keys.get(key)
+        return await self._listen_key_stream(request, key, self.listen_keys, self.futures_users)
+
+    async def spot_listen_key_stream(self, request: web.Request, key: str) -> web.WebSocketResponse:
+        """Binance's legacy spot user stream ``/ws/<listenKey>`` (ccxt 4.5.90 uses the ws-api)."""
+        return await self._listen_key_stream(request, key, self.spot_listen_keys, self.spot_users)
+
+    async def _listen_key_stream(self, request: web.Request, key: str, keys: dict[str, str],
+                                 users: dict[str, set[StreamConn]]) -> web.WebSocketResponse:
+        account = keys.get(key)
         ws, conn = await self._open(request)
         if account is None:
             await ws.send_str(dumps({"e": "listenKeyExpired", "E": self.now_ms(), "listenKey": key}))
@@ -119,12 +145,12 @@ class UserStreams:
             await conn.close()
             return ws
         conn.account = account
-        self.futures_users.setdefault(account, set()).add(conn)
+        users.setdefault(account, set()).add(conn)
         try:
             async for _ in ws:
                 pass
         finally:
-            self.futures_users.get(account, set()).discard(conn)
+            users.get(account, set()).discard(conn)
             self.conns.discard(conn)
             await conn.close()
         return ws

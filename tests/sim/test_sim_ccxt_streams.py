@@ -4,6 +4,7 @@ and tickers. A small deterministic churn model (a ``model_factory``) keeps the b
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from decimal import Decimal as D
 
@@ -191,6 +192,33 @@ def test_ws_api_order_rate_limit_maps_to_rate_limit_exceeded():
                     limited = e
                     break
             assert placed <= 3 and limited is not None and "-1015" in str(limited)
+        finally:
+            await ex.close()
+            await venue.stop()
+    run(main())
+
+
+def test_legacy_spot_listen_key_stream():
+    async def main():
+        import aiohttp
+        venue = await start_venue(VenueSpec(name="legacy", symbols=default_symbols()))
+        ex = ccxt_client(ccxtpro.binance, venue, "spot")
+        try:
+            await ex.load_markets()
+            key = (await ex.public_post_userdatastream())["listenKey"]
+            async with aiohttp.ClientSession() as s:
+                async with s.ws_connect(venue.base_url.replace("http", "ws") + "/ws/" + key) as ws:
+                    await asyncio.sleep(0.05)
+                    o = await ex.create_order("BTC/USDT", "limit", "buy", 0.01, 59000)
+                    events = [json.loads((await asyncio.wait_for(ws.receive(), 5)).data) for _ in range(2)]
+                    kinds = {e["e"] for e in events}
+                    assert kinds == {"executionReport", "outboundAccountPosition"}
+                    report = next(e for e in events if e["e"] == "executionReport")
+                    assert report["i"] == int(o["id"]) and report["x"] == "NEW"
+                async with s.ws_connect(venue.base_url.replace("http", "ws") + "/ws/unknownkey") as ws:
+                    msg = await asyncio.wait_for(ws.receive(), 5)
+                    assert msg.type == aiohttp.WSMsgType.TEXT and "listenKeyExpired" in msg.data \
+                        or msg.type == aiohttp.WSMsgType.CLOSE
         finally:
             await ex.close()
             await venue.stop()
