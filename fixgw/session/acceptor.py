@@ -88,6 +88,7 @@ class ConnectionCore:
         self._rate = limits.max_inbound_messages_per_s
         self._tokens = self._rate
         self._tokens_at = now
+        self._backlog: list[bytes] = []
 
     def _transition(self, event: str) -> None:
         nxt = CONN_TRANSITIONS.get((self.state, event))
@@ -99,32 +100,42 @@ class ConnectionCore:
 
     # ---------------------------------------------------------------- input
     def data_received(self, data: bytes, now: float) -> float:
-        """Process bytes; return how long reading should pause (inbound rate limit), or 0."""
+        """Process bytes; return how long reading should pause (inbound rate limit), or 0.
+
+        Messages beyond the session's rate budget wait in a backlog (at most one read chunk,
+        since reading pauses meanwhile); call again with ``b""`` when the pause is over."""
         if self.state is ConnState.CLOSED or self._close:
             return 0.0
         try:
-            frames = self._framer.feed(data)
+            frames = self._framer.feed(data) if data else []
         except FramingError as exc:
             self._fail(f"framing error: {exc}", now)
             return 0.0
-        count = 0
+        if self._backlog:
+            frames = self._backlog + frames
+            self._backlog = []
+        rate = self._rate
+        tokens = min(rate, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        done = 0
         for raw in frames:
             if self._close or self.state is ConnState.CLOSED:
                 break
             if self.state is ConnState.AWAITING_LOGON:
                 self._first_message(raw, now)
             else:
+                if tokens < 1.0:
+                    break
+                tokens -= 1.0
                 session = self.session
                 session.receive_raw(raw, now)
-                count += 1
                 if session.close_requested:
                     self._close = True
-        if count:
-            elapsed = now - self._tokens_at
-            self._tokens_at = now
-            self._tokens = min(self._rate, self._tokens + elapsed * self._rate) - count
-            if self._tokens < 0:
-                return -self._tokens / self._rate
+            done += 1
+        self._tokens = tokens
+        if done < len(frames) and not self._close:
+            self._backlog = frames[done:]
+            return max(0.001, (min(len(self._backlog), rate) - tokens) / rate)
         return 0.0
 
     def _first_message(self, raw: bytes, now: float) -> None:

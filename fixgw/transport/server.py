@@ -68,6 +68,8 @@ class FixConnection(asyncio.Protocol):
         self._timer_at = float("inf")
         self._loop = asyncio.get_running_loop()
         self._closing = False
+        self._resume_handle: asyncio.TimerHandle | None = None
+        self._paused = False
 
     # ---- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,6 +85,9 @@ class FixConnection(asyncio.Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
         core = self._core
         if core is None or self._closing:
             return
@@ -91,15 +96,28 @@ class FixConnection(asyncio.Protocol):
             self._pump.request()
         else:
             self._arm()
-        if pause > 0 and self._transport is not None:
-            self._transport.pause_reading()
-            self._loop.call_later(pause, self._resume)
+        transport = self._transport
+        if transport is None:
+            return
+        if pause > 0:   # inbound rate limit: stop reading, come back for the backlog
+            if not self._paused:
+                transport.pause_reading()
+                self._paused = True
+            if self._resume_handle is not None:
+                self._resume_handle.cancel()
+            self._resume_handle = self._loop.call_later(pause, self._resume)
+        elif self._paused:
+            self._paused = False
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._resume_handle is not None:
+            self._resume_handle.cancel()
+            self._resume_handle = None
         self._pump.connections.discard(self)
         if self._core is not None:
             self._core.connection_lost(self._clock.now())
@@ -131,8 +149,9 @@ class FixConnection(asyncio.Protocol):
             self._transport.abort()
 
     def _resume(self) -> None:
-        if self._transport is not None and not self._closing:
-            self._transport.resume_reading()
+        self._resume_handle = None
+        if not self._closing:
+            self._feed(b"")
 
     def _arm(self) -> None:
         core = self._core

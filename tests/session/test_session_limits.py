@@ -30,7 +30,7 @@ def test_rate_limit_slows_a_flooding_client_without_dropping_it(tmp_path):
         replies = [c.recv(20)[112] for _ in range(n)]
         elapsed = time.monotonic() - t0
         assert replies == [str(i) for i in range(n)]       # every one answered, in order
-        assert elapsed >= 1.0          # ~1000/s after the burst (precision: one read chunk)
+        assert elapsed >= 2.5          # a 1000-message burst, then 1000/s
         c.close()
         # While throttled the gateway does not read, so it sees the close only when the pause
         # ends (< 1.5 s here); until then a new Logon is a duplicate and silently refused.
