@@ -127,7 +127,7 @@ class MarketStats:
     open_time: int = 0
     first_trade_id: int = 0
     last_trade_id: int = 0
-    trades: deque = field(default_factory=lambda: deque(maxlen=1000))
+    trades: deque = field(default_factory=lambda: deque(maxlen=10_000))
     candles: CandleSeries = field(default_factory=CandleSeries)
 
 

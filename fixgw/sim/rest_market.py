@@ -87,9 +87,20 @@ class MarketDataApi(ApiBase):
         return out
 
     def trades(self, p: Params, perp: bool, agg: bool) -> list:
+        """Recent trades (the last 10,000 are kept); aggTrades also filter by fromId or
+        startTime / endTime, oldest first, as Binance does."""
         m = self._market(p, perp)
-        limit = min(p.int("limit", 500), 1000)
-        recent = list(self.exchange.stats[m.market_id].trades)[-limit:]
+        limit = p.int("limit", 500)
+        if not 1 <= limit <= 1000:
+            raise E.BinanceError(-1100, "Illegal characters found in parameter 'limit'; legal range is '1' to '1000'.")
+        trades = self.exchange.stats[m.market_id].trades
+        from_id, start, end = p.int("fromId"), p.int("startTime"), p.int("endTime")
+        if agg and (from_id is not None or start is not None or end is not None):
+            lo, hi = start or 0, end if end is not None else 1 << 62
+            picked = [t for t in trades if (from_id is None or t.trade_id >= from_id) and lo <= t.timestamp_ms <= hi]
+            recent = picked[:limit]
+        else:
+            recent = list(trades)[-limit:]
         return [wire.agg_trade_rest(t) if agg else wire.trade_rest(t) for t in recent]
 
     def _ticker(self, m: SymbolSpec) -> dict:

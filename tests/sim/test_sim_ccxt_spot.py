@@ -255,6 +255,11 @@ def test_fetch_ohlcv_shows_traded_volume():
         await ex.load_markets()
         await ex.create_order("BTC/USDT", "market", "buy", 0.3)
         await ex.create_order("BTC/USDT", "market", "sell", 0.2)
+        public = await ex.fetch_trades("BTC/USDT")
+        assert [t["side"] for t in public][-2:] == ["buy", "sell"]
+        since = public[-1]["timestamp"]
+        assert [t["id"] for t in await ex.fetch_trades("BTC/USDT", since=since)] == [
+            t["id"] for t in public if t["timestamp"] >= since]
         candles = await ex.fetch_ohlcv("BTC/USDT", "1m", limit=5)
         assert candles and abs(sum(c[5] for c in candles) - 0.5) < 1e-12
         last = candles[-1]
