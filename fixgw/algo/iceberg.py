@@ -1,7 +1,8 @@
 """ICEBERG (847=1002): show MaxFloor (111) at the limit price, refill as each display fills.
 
-One child rests at the limit at a time, as a plain limit order (style LIMIT, not post-only:
-the parent accepted trading at its limit, so a marketable display takes and rests the rest). When it is done (filled, or canceled by the venue), the next display of
+One child at the limit at a time, never post-only (the parent accepted trading at its limit):
+style PASSIVE when the limit cannot trade now (it rests), LIMIT when it is marketable (it takes
+what is there at the limit and rests the rest). When it is done (filled, or canceled by the venue), the next display of
 min(MaxFloor, leaves) goes up at once. A limit replace re-posts at the new price.
 """
 from __future__ import annotations
@@ -32,8 +33,13 @@ class IcebergScheduler(BaseScheduler):
         qty = qty if qty >= self.leaves else self.instrument.floor_lot(qty)
         if qty <= 0:
             return []
-        return [self.new_child(now, qty, self.limit_price, ChildStyle.LIMIT,
-                               "iceberg display", post_only=False)]
+        far = market.far_touch(self.parent.side)
+        marketable = far is not None and self.parent.side.sign * (self.limit_price - far) >= 0
+        # a display that cannot trade now simply rests (PASSIVE routing); one that can takes
+        # what is there at its limit and rests the rest (LIMIT routing)
+        style = ChildStyle.LIMIT if marketable else ChildStyle.PASSIVE
+        return [self.new_child(now, qty, self.limit_price, style, "iceberg display",
+                               post_only=False)]
 
     def wakeup_after(self, now: float, market: MarketSnapshot) -> float | None:
         return None if self.children else now + self.poll

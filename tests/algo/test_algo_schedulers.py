@@ -271,7 +271,7 @@ def test_iceberg_shows_max_floor_and_refills_as_it_fills():
     d.start()
     assert [x.intent.quantity for x in d.sent] == [D(1)]
     assert d.sent[0].intent.limit_price == D("100.00") and not d.sent[0].intent.post_only
-    assert d.sent[0].intent.style is ChildStyle.LIMIT
+    assert d.sent[0].intent.style is ChildStyle.PASSIVE          # below the ask: it rests
     d.fill_passive(D("0.5"))
     d.run_until(d.now + 2)
     assert len(d.sent) == 1, "no refill while the display is only partly filled"
@@ -378,3 +378,14 @@ def test_a_short_order_is_still_sliced():
                        AlgoSettings(slice_seconds=30, timing_jitter=0, size_jitter=0))
     Driver(s).start()
     assert len(s.schedule.times) == 5 and s.schedule.slices() == [D("0.2")] * 5
+
+
+def test_a_marketable_iceberg_display_is_a_plain_limit_order():
+    p = parent(Strategy.ICEBERG, qty="2", limit="100.20", max_floor=D("1"), end=None)
+    s = make_scheduler(p, INSTR, 1)
+    d = Driver(s)
+    d.market.volume = D(0)
+    s_intents = s.on_start(d.now, d.market.snapshot(d.now))
+    [child] = s_intents
+    assert child.style is ChildStyle.LIMIT and child.limit_price == D("100.20")
+    assert child.tif.value == "1" and not child.post_only          # GTC: the rest rests
