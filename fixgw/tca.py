@@ -104,6 +104,13 @@ def load_traces(db: Path):
 
 def tca_command(args: argparse.Namespace) -> int:
     try:
+        return _tca(args)
+    except BrokenPipeError:   # `fixgw tca | head`: the reader left, nothing more to say
+        return 0
+
+
+def _tca(args: argparse.Namespace) -> int:
+    try:
         db = find_database(getattr(args, "db", None), getattr(args, "config", None))
         records = load_records(db)
         traces = load_traces(db)
