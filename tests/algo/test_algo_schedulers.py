@@ -389,3 +389,22 @@ def test_a_marketable_iceberg_display_is_a_plain_limit_order():
     [child] = s_intents
     assert child.style is ChildStyle.LIMIT and child.limit_price == D("100.20")
     assert child.tif.value == "1" and not child.post_only          # GTC: the rest rests
+
+
+def test_volume_profile_learned_from_trade_prints():
+    # prints only in the first quarter of a 400 s period: that bucket carries the weight
+    prints = [(T0 + t, D("0.5")) for t in range(0, 100, 2)] * 3
+    prof = VolumeProfile.from_trades(prints, buckets=4, period_seconds=400.0, origin=T0)
+    assert prof.weights[0] == 75.0 and prof.weights[1:] == (0.05 * 75 / 4,) * 3
+    assert prof.integral(T0, T0 + 100) / prof.integral(T0, T0 + 400) > 0.95
+    assert VolumeProfile.from_trades([], buckets=3).weights == (1.0, 1.0, 1.0)
+
+
+def test_participation_rate_caps_a_twap_schedule():
+    s = make_scheduler(parent(Strategy.TWAP, qty="10", participation_rate=D("0.1")), INSTR, 1,
+                       AlgoSettings(size_jitter=0, timing_jitter=0))
+    d = Driver(s, passive_fill_rate=D(1))
+    d.start()
+    d.run_until(T0 + 300, market_volume_per_tick=D("0.1"))    # 30 units + our own prints
+    assert s.filled <= D("0.1") * (d.market.volume) + INSTR.lot_size
+    assert s.filled < s.schedule.due(T0 + 300)                  # the cap, not the curve, binds
