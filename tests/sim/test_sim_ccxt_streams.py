@@ -184,14 +184,14 @@ def test_ws_api_order_rate_limit_maps_to_rate_limit_exceeded():
         try:
             await ex.load_markets()
             placed, limited = 0, None
-            for _ in range(6):
+            for _ in range(20):                           # the 10 s window may roll over once
                 try:
                     await ex.create_order_ws("BTC/USDT", "limit", "buy", 0.001, 50000)
                     placed += 1
                 except ccxt.RateLimitExceeded as e:     # -1015 over ws-api: ccxt maps the code
                     limited = e
                     break
-            assert placed <= 3 and limited is not None and "-1015" in str(limited)
+            assert placed <= 6 and limited is not None and "-1015" in str(limited)
         finally:
             await ex.close()
             await venue.stop()
