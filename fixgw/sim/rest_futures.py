@@ -11,7 +11,7 @@ from .futures import BRACKETS, ISOLATED, max_notional_for_leverage
 from .params import Params
 from .rest_market import ApiBase
 from .spec import SymbolSpec, VenueSpec
-from .wire import fmt
+from .wire import fmt8 as fmt
 
 ZERO = Decimal(0)
 

@@ -12,7 +12,7 @@ from .engine import Exchange
 from .candles import INTERVALS_MS
 from .params import Params
 from .spec import SymbolSpec, VenueSpec
-from .wire import fmt
+from .wire import fmt, fmt8
 
 ZERO = Decimal(0)
 
@@ -134,9 +134,9 @@ class MarketDataApi(ApiBase):
 
     def premium_index(self, p: Params) -> Any:
         def one(m: SymbolSpec) -> dict:
-            return {"symbol": m.symbol, "markPrice": fmt(self.exchange.mark_price(m.market_id)),
-                    "indexPrice": fmt(self.exchange.index_price(m.market_id)),
-                    "estimatedSettlePrice": fmt(self.exchange.index_price(m.market_id)),
+            return {"symbol": m.symbol, "markPrice": fmt8(self.exchange.mark_price(m.market_id)),
+                    "indexPrice": fmt8(self.exchange.index_price(m.market_id)),
+                    "estimatedSettlePrice": fmt8(self.exchange.index_price(m.market_id)),
                     "lastFundingRate": fmt(self.exchange.funding_rates[m.market_id]),
                     "interestRate": "0.0001", "nextFundingTime": self.exchange.next_funding_ms,
                     "time": self.now_ms()}

@@ -24,6 +24,11 @@ def fmt(d: Decimal | None) -> str:
     return s
 
 
+def fmt8(d: Decimal) -> str:
+    """Derived amounts (margins, PnL, averages) with Binance's 8 decimals, not Decimal's 28 digits."""
+    return fmt(d.quantize(Q8))
+
+
 def levels(side: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
     return [[fmt(p), fmt(q)] for p, q in side]
 

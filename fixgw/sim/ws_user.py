@@ -22,7 +22,7 @@ from .params import Params, Route, text as _text
 from .ratelimit import RateLimiter
 from .spec import VenueSpec
 from .streams import StreamConn, dumps, open_stream
-from .wire import fmt
+from .wire import fmt, fmt8
 
 log = logging.getLogger("fixgw.sim.ws_user")
 
@@ -119,12 +119,12 @@ class UserStreams:
             m = ex.markets[mid]
             pos = fut.position(account, mid)
             cfg = fut.config(account, mid)
-            positions.append({"s": m.symbol, "pa": fmt(pos.amount), "ep": fmt(pos.entry_price), "bep": fmt(pos.entry_price),
-                              "cr": "0", "up": fmt(fut.unrealized(pos, ex.mark_price(mid))),
+            positions.append({"s": m.symbol, "pa": fmt8(pos.amount), "ep": fmt8(pos.entry_price), "bep": fmt8(pos.entry_price),
+                              "cr": "0", "up": fmt8(fut.unrealized(pos, ex.mark_price(mid))),
                               "mt": "isolated" if cfg.margin_type == ISOLATED else "cross",
-                              "iw": fmt(pos.isolated_wallet), "ps": "BOTH"})
+                              "iw": fmt8(pos.isolated_wallet), "ps": "BOTH"})
         return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
-            "m": "ORDER", "B": [{"a": "USDT", "wb": fmt(wallet), "cw": fmt(wallet), "bc": "0"}], "P": positions}}
+            "m": "ORDER", "B": [{"a": "USDT", "wb": fmt8(wallet), "cw": fmt8(wallet), "bc": "0"}], "P": positions}}
 
     async def _futures_user_ws(self, request: web.Request) -> web.WebSocketResponse:
         key = request.query.get("listenKey") or request.match_info.get("n") or ""
@@ -199,7 +199,7 @@ class UserStreams:
                 method = req["method"]
                 params = dict(req.get("params") or {})
             except (ValueError, KeyError, AttributeError, TypeError):
-                raise E.BinanceError(-1013, "Malformed request.") from None  # not applied as a filter failure
+                raise E.BinanceError(-1013, "Malformed request.") from None     # INVALID_MESSAGE
             if method == "ping":
                 return {"id": rid, "status": 200, "result": {}}
             if method == "time":
