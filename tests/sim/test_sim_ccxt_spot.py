@@ -272,3 +272,15 @@ def test_fetch_ohlcv_shows_traded_volume():
         except ccxt.BadRequest as e:
             assert "-1120" in str(e)
     run(with_venue(body))
+
+
+def test_self_trade_prevention_seen_through_ccxt():
+    async def body(venue, ex):
+        await ex.load_markets()
+        mine = await ex.create_order("BTC/USDT", "limit", "sell", 0.1, 60001)
+        taker = await ex.create_order("BTC/USDT", "limit", "buy", 0.1, 60001)
+        assert taker["status"] == "expired" and taker["filled"] == 0
+        assert taker["info"]["status"] == "EXPIRED_IN_MATCH"
+        assert (await ex.fetch_order(mine["id"], "BTC/USDT"))["status"] == "open"
+        assert (await ex.fetch_balance())["USDT"]["used"] == 0
+    run(with_venue(body))
