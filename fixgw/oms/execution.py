@@ -365,8 +365,9 @@ class VenueExecution:
     def _child_changed(self, child: ChildOrder) -> None:
         order = self.orders[child.order_id]
         crt = self.child_rt[child.client_order_id]
-        if child.state.done and child.filled < crt.venue_filled and crt.chase_task is None:
-            # the venue says more filled than we have fills for: fetch the missing trades
+        if child.filled < crt.venue_filled and crt.chase_task is None:
+            # the venue says more filled than we have fills for: if the fills do not arrive
+            # shortly (stream gap), fetch the missing trades by REST
             crt.chase_task = self._spawn(self._chase_fills(child))
         rt = self.runtime[order.order_id]
         if rt.algo is not None and crt.slice_id is not None and self._settled(child):
