@@ -161,11 +161,13 @@ def test_split_matches_best_consolidated_all_in_price(gw, client):
         gw.call(lambda: [setattr(models[n], "step", f) for n, f in saved.items()])
 
 
-def resting_buy(gw, client, venue="simC", qty="1"):
-    """A GTC buy improving the touch by one tick at ``venue``: the best bid there."""
+def resting_buy(gw, client, venue="simC", qty="1", at_touch=True):
+    """A GTC buy at ``venue``: improving the touch by one tick (the best bid there, which a
+    house trade can then hit), or, with ``at_touch=False``, well behind it (out of reach of the
+    market's own flow, for tests that must not be filled)."""
     q = book(gw, "BTC/USDT").quote(venue)
     tick = D("0.1")
-    price = q.book.best_bid + tick
+    price = q.book.best_bid + tick if at_touch else q.book.best_bid - 40
     if price >= q.book.best_ask:
         price = q.book.best_bid
     c = cl("REST")
@@ -216,7 +218,7 @@ def test_cancel_of_filled_order_is_rejected_too_late(client):
 
 
 def test_replace_quantity_and_price_then_fill(gw, client):
-    c, price = resting_buy(gw, client, venue="simB", qty="0.5")
+    c, price = resting_buy(gw, client, venue="simB", qty="0.5", at_touch=False)
     client.replace(c + "-R1", c, "BTC/USDT", Side.BUY, "0.8", price - 5, TimeInForce.GTC)
     rep = client.wait_report(c + "-R1", lambda r: r.exec_type is ExecType.REPLACED)
     assert rep is not None and rep.order_qty == D("0.8") and rep.price == price - 5
@@ -243,7 +245,7 @@ def test_replace_below_filled_quantity_rejected(gw, client):
 
 
 def test_status_request_echoes_ord_status_req_id(gw, client):
-    c, _ = resting_buy(gw, client, qty="0.2")
+    c, _ = resting_buy(gw, client, qty="0.2", at_touch=False)
     client.status(c, "BTC/USDT", Side.BUY, "Q-1")
     st = client.wait_report(c, lambda r: r.exec_type is ExecType.ORDER_STATUS)
     assert st.ord_status_req_id == "Q-1" and st.ord_status is OrdStatus.NEW and st.leaves_qty == D("0.2")
@@ -255,8 +257,8 @@ def test_status_request_echoes_ord_status_req_id(gw, client):
 
 
 def test_mass_cancel_by_symbol_then_all_is_the_kill_switch(gw, client):
-    a, _ = resting_buy(gw, client, qty="0.1")
-    b, _ = resting_buy(gw, client, venue="simA", qty="0.1")
+    a, _ = resting_buy(gw, client, qty="0.1", at_touch=False)
+    b, _ = resting_buy(gw, client, venue="simA", qty="0.1", at_touch=False)
     eth = book(gw, "ETH/USDT")
     e = cl("ETH")
     client.new_order(e, "ETH/USDT", Side.BUY, "1", price=(eth.best_bid() - 5).quantize(D("0.01")),
