@@ -8,6 +8,7 @@ summary, and exits 0 when every order ended the way it should.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
@@ -25,6 +26,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="gateway YAML (default: sessions/default.yaml)")
     parser.add_argument("--port", type=int, default=None, help="(ignored: the demo picks a free port)")
     parser.add_argument("--no-algo", action="store_true", help="skip the short TWAP order")
+    parser.add_argument("--state-dir", default=None,
+                        help="keep the demo's journal here (then: fixgw tca --db DIR/fixgw.db); "
+                             "default: a temporary directory, removed at the end")
     parser.add_argument("--log-level", default="ERROR")
 
 
@@ -35,7 +39,11 @@ def demo_command(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config_path = Path(args.config) if getattr(args, "config", None) else DEFAULT_CONFIG
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="fixgw-demo-") as state:
+    keep = getattr(args, "state_dir", None)
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(keep) if keep else
+          tempfile.TemporaryDirectory(prefix="fixgw-demo-")) as state:
         print(f"fixgw demo: starting the gateway and 3 simulated venues from {config_path} "
               f"(state in {state})", flush=True)
         document = gateway_document(config_path, state_dir=Path(state),
@@ -54,7 +62,10 @@ def demo_command(args: argparse.Namespace) -> int:
         finally:
             gw.stop()
     elapsed = time.monotonic() - started
-    return _summary(results, elapsed)
+    status = _summary(results, elapsed)
+    if keep:
+        print(f"  journal kept: fixgw tca --db {Path(keep) / 'fixgw.db'}")
+    return status
 
 
 def _run_orders(client, mids, describe, with_algo: bool) -> list[tuple[str, str, list, set]]:
