@@ -477,9 +477,8 @@ class OrderCancelReject:
               (60, format_utc_timestamp(self.transact_time)), (102, str(self.reason)),
               (434, self.response_to)]
         if self.copy:
-            # CopyMsgIndicator is not in FIX 4.4's OrderCancelReject; drop copies of it are
-            # sent as they are (see docs/orders.md).
-            pass
+            # CopyMsgIndicator on 35=9 is a fixgw extension (dictionaries/FIX44-fixgw.xml)
+            f.append((797, "Y"))
         return f
 
 

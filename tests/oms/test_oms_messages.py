@@ -82,3 +82,14 @@ def test_format_decimal_never_uses_exponent():
 def test_text_never_carries_soh():
     bmr = m.BusinessMessageReject(ref_msg_type="D", reason=6, text="a\x01b")
     assert dict(bmr.body())[58] == "a b"
+
+
+def test_copies_carry_copy_msg_indicator():
+    er = m.ExecutionReport(order_id="O", exec_id="X", exec_type=ExecType.NEW,
+                           ord_status=OrdStatus.NEW, symbol="BTC/USDT", side=Side.BUY,
+                           leaves_qty=Decimal(1), cum_qty=Decimal(0), avg_px=Decimal(0),
+                           transact_time=0.0)
+    assert 797 not in dict(er.body()) and dict(er.as_copy().body())[797] == "Y"
+    ocr = m.OrderCancelReject("O", "C2", "C1", OrdStatus.FILLED, "1", 0, "too late", 0.0,
+                              copy=True)
+    assert dict(ocr.body())[797] == "Y"
