@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import calendar
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from fixgw.domain import ExecType, OrdStatus, OrdType, Side, Strategy, TimeInForce, Urgency
 from fixgw.fix.message import FixMessage
@@ -31,9 +31,6 @@ class MsgType:
     ORDER_CANCEL_REJECT = "9"
     ORDER_MASS_CANCEL_REPORT = "r"
     BUSINESS_MESSAGE_REJECT = "j"
-
-
-ORDER_LIKE_MSG_TYPES = frozenset("DFGHq") | {"s", "E", "AB", "AC", "x", "AF"}
 
 
 class FieldError(ValueError):
@@ -440,7 +437,6 @@ class ExecutionReport:
         return f
 
     def as_copy(self) -> "ExecutionReport":
-        from dataclasses import replace
         return replace(self, copy=True)
 
 
@@ -697,8 +693,3 @@ def mass_cancel_request_body(cl_ord_id: str, transact_time: float,
     f.append((60, format_utc_timestamp(transact_time)))
     f.append((530, MassCancelRequestType.SECURITY if symbol else MassCancelRequestType.ALL))
     return f
-
-
-def iter_fields(body: Iterable[tuple[int, str]]) -> str:
-    """Human-readable `tag=value|...` for logs."""
-    return "|".join(f"{t}={v}" for t, v in body)
