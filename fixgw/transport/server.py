@@ -6,8 +6,8 @@ when the core asks (inbound rate limit).
 
 Output is batched per event-loop turn by :class:`OutputPump`: whatever the cores produced in a
 turn (replies to input, ``SessionHandle.send`` calls, timers) is written after **one** store
-commit and one log flush. The commit comes *before* the bytes go to the sockets, so nothing a
-counterparty has received can be lost or renumbered by a crash.
+commit, and the message logs are flushed once after that. The commit comes *before* the bytes
+go to the sockets, so nothing a counterparty has received can be lost or renumbered by a crash.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ log = logging.getLogger("fixgw.transport")
 
 
 class OutputPump:
-    """Commits the store, flushes logs, then writes every connection's pending output."""
+    """Commits the store, writes every connection's pending output, then flushes the logs."""
 
     def __init__(self, commit: Callable[[], None], flush_logs: Callable[[], None]) -> None:
         self._commit = commit
@@ -51,9 +51,9 @@ class OutputPump:
             for conn in list(self.connections):
                 conn.abort()
             raise
-        self._flush_logs()
         for conn in list(self.connections):
             conn.write_pending()
+        self._flush_logs()   # after the sockets: the log is not on the reply's latency path
 
 
 class FixConnection(asyncio.Protocol):
@@ -91,7 +91,14 @@ class FixConnection(asyncio.Protocol):
         core = self._core
         if core is None or self._closing:
             return
-        pause = core.data_received(data, self._clock.now())
+        try:
+            pause = core.data_received(data, self._clock.now())
+        except Exception:
+            # A bug of ours: drop this connection only; every other session carries on.
+            log.exception("internal error on connection from %s; closing it", core.peer)
+            self._pump.request()
+            self.abort()
+            return
         if core.has_output or core.next_deadline() is None:
             self._pump.request()
         else:
@@ -174,7 +181,11 @@ class FixConnection(asyncio.Protocol):
         core = self._core
         if core is None or self._closing:
             return
-        core.on_timer(self._clock.now())
+        try:
+            core.on_timer(self._clock.now())
+        except Exception:
+            log.exception("internal error in a timer of %s; closing it", core.peer)
+            self.abort()
         self._pump.request()
         self._arm()
 
