@@ -64,6 +64,10 @@ def run_command(args: argparse.Namespace) -> int:
         except (ConfigError, DictionaryError) as exc:
             print(f"fixgw: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:
+            print(f"fixgw: cannot listen on {config.listen.host}:{config.listen.port}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 2
 
 
 class Gateway:
@@ -135,8 +139,15 @@ class Gateway:
             application.on_create(runtime)
         await self.service.start()
         listen = self.config.listen
-        self.server = await start_server(listen.host, listen.port, self.acceptor, self.pump,
-                                         self.clock, self.config.limits, listen.tls)
+        try:
+            self.server = await start_server(listen.host, listen.port, self.acceptor, self.pump,
+                                             self.clock, self.config.limits, listen.tls)
+        except BaseException:
+            try:
+                await self.service.stop()
+            finally:
+                self.store.close()
+            raise
         self.pump.request()
         # Start-up objects (dictionaries, config, imported modules) never die: keep them out of
         # the cyclic collector's way so its pauses stay short on the message path.
