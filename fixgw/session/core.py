@@ -135,6 +135,8 @@ class SessionCore:
         self._test_requests = 0
         self._logout_deadline: float | None = None
         self._window_end: float | None = None
+        self._always_open = isinstance(self.schedule, AlwaysOpen)
+        self._next_window_check = float("-inf")
 
     # ---------------------------------------------------------------- state table
     def _transition(self, event: Event) -> None:
@@ -210,6 +212,8 @@ class SessionCore:
 
     def send_app(self, msg_type: str, body: Sequence[tuple[int, str]], now: float) -> int:
         """Number, store and (if logged on) send an application message; return its MsgSeqNum."""
+        if not self._always_open and now >= self._next_window_check:
+            self._roll_window(now)
         header_tags = self._header_tags
         extra = [f for f in body if f[0] in header_tags]
         if extra:
@@ -553,6 +557,18 @@ class SessionCore:
         self._write(raw, now)
 
     # ---------------------------------------------------------------- housekeeping
+    def _roll_window(self, now: float) -> None:
+        """Reset at the start of a new schedule window, also while logged out, so that messages
+        an application sends before the counterparty logs on belong to the new window."""
+        window = self.schedule.window(now)
+        if window is None:
+            self._next_window_check = now + 1.0
+            return
+        if self._created < window[0] and not self.connected:
+            self.log.event("new schedule window: resetting sequence numbers", now)
+            self._reset(now)
+        self._next_window_check = window[1]
+
     def _reset(self, now: float) -> None:
         state = self.store.reset(self.key, now)
         self.next_sender = state.next_sender

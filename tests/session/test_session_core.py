@@ -181,3 +181,30 @@ def test_daily_schedule_resets_at_window_start(dictionary):
     peer.logon()
     assert core.next_sender == 2 and core.next_target == 2
     assert not core.can_accept_logon(clock.now() + 3600)   # 23:13: window closed
+
+
+def test_logged_out_send_in_a_new_window_belongs_to_the_new_window(dictionary):
+    store = MemoryStore()
+    clock = FakeClock(t=1_700_000_000.0)   # 22:13:20 UTC, inside 22:00-23:00
+    core, peer, clock = make_core(dictionary, store=store, clock=clock,
+                                  schedule={"type": "daily", "start": "22:00:00",
+                                            "end": "23:00:00", "tz": "UTC"})
+    core.connected = False
+    core.next_sender, core.next_target = 40, 40
+    core._created = clock.now() - 86400
+    assert core.send_app("8", [(37, "O"), (17, "E"), (150, "0"), (39, "0"), (54, "1"),
+                               (151, "1"), (14, "0"), (6, "0")], clock.now()) == 1
+    core.connected = True
+    out = peer.logon()
+    assert out[0][34] == "2"                    # not reset again: the ER (1) is kept
+    out = peer.send("2", [(7, "1"), (16, "0")])
+    assert (out[0][35], out[0][34]) == ("8", "1")
+
+
+def test_missing_required_field_gets_the_right_reject(dictionary):
+    core, peer, clock = make_core(dictionary)
+    peer.logon()
+    body = [f for f in NOS if f[0] not in (11, 55)]
+    out = peer.send("D", body)
+    assert [(m[35], m[45], m[58], m[371], m[372], m[373]) for m in out] == [
+        ("3", "2", "Required tag missing", "11", "D", "1")]
