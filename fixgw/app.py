@@ -102,6 +102,7 @@ class Gateway:
         self.acceptor = Acceptor(entries, config.limits)
         self.service = self._build_service()
         self.server: asyncio.AbstractServer | None = None
+        self._stopped = False
 
     def _flush_logs(self) -> None:
         for msg_log in self.logs:
@@ -143,6 +144,7 @@ class Gateway:
             self.server = await start_server(listen.host, listen.port, self.acceptor, self.pump,
                                              self.clock, self.config.limits, listen.tls)
         except BaseException:
+            self._stopped = True
             try:
                 await self.service.stop()
             finally:
@@ -157,7 +159,12 @@ class Gateway:
         return sock[0], sock[1]
 
     async def stop(self) -> None:
-        """Log every session out (waiting for the replies briefly), stop the service, flush."""
+        """Log every session out (waiting for the replies briefly), stop the service, flush.
+
+        Idempotent: a second call (or a call after a failed start) does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.server is not None:
             self.server.close()
         now = self.clock.now()

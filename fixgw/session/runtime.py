@@ -58,7 +58,12 @@ class SessionRuntime:
 
     def on_app_message(self, message: FixMessage) -> None:
         if self._app is not None:
-            self._app.on_message(self, message)
+            try:
+                self._app.on_message(self, message)
+            except Exception:
+                log.exception("application error on %s message %s of %s", message.msg_type,
+                              message.get(34), self.session_id)
+                raise  # the core records it in the session log and carries on
 
     def __repr__(self) -> str:
         return f"SessionRuntime({self.session_id}, role={self.role})"

@@ -117,6 +117,7 @@ class SqliteStore:
         self._pending_msgs: list[tuple[str, int, bytes]] = []
         self._pending_resets: list[str] = []
         self.commits = 0
+        self._closed = False
 
     def load(self, key: str) -> SeqState:
         state = self._seq.get(key)
@@ -160,6 +161,8 @@ class SqliteStore:
         return bool(self._dirty_seq or self._pending_msgs or self._pending_resets)
 
     def commit(self) -> None:
+        if self._closed:
+            return
         if not (self._dirty_seq or self._pending_msgs or self._pending_resets):
             return
         db = self._db
@@ -214,9 +217,12 @@ class SqliteStore:
             db.close()
 
     def close(self) -> None:
+        if self._closed:
+            return
         try:
             self.commit()
         finally:
+            self._closed = True
             if self._checkpointer is not None:
                 self._stop_checkpoints.set()
                 self._checkpointer.join(5)
