@@ -35,7 +35,7 @@ class OrderClient:
                  reset_on_logon: bool = True, heartbeat: int = 30, seq_file=None):
         self.fix = FixClient(ClientConfig(host=host, port=port, sender=sender, target=target,
                                           reset_on_logon=reset_on_logon, heartbeat=heartbeat,
-                                          seq_file=seq_file))
+                                          seq_file=seq_file), listener=self._on_message)
         self.inbox = Inbox()
         self._seen = 0
 
@@ -97,12 +97,15 @@ class OrderClient:
         return self.fix.send("q", m.mass_cancel_request_body(cl_ord_id, time.time(), symbol))
 
     # -- receiving ---------------------------------------------------------------------------
-    def pump(self, timeout: float) -> FixMessage | None:
-        """Receive one message (session duties done by FixClient); keep application ones."""
-        msg = self.fix.receive(timeout)
-        if msg is not None and msg.msg_type not in ("0", "1", "2", "3", "4", "5", "A"):
+    def _on_message(self, direction: str, msg: FixMessage) -> None:
+        """Every inbound application message lands in the inbox, whoever read it off the
+        socket (a Logon's wait also reads what arrived before the reply)."""
+        if direction == "<-" and msg.msg_type not in ("0", "1", "2", "3", "4", "5", "A"):
             self.inbox.add(msg)
-        return msg
+
+    def pump(self, timeout: float) -> FixMessage | None:
+        """Receive one message (session duties done by FixClient); the listener files it."""
+        return self.fix.receive(timeout)
 
     def wait(self, predicate: Callable[[FixMessage], bool], timeout: float = 10.0,
              start: int = 0) -> FixMessage | None:
