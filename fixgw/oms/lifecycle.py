@@ -73,6 +73,17 @@ class OrderLifecycle:
             return
         if order.status is OrdStatus.PENDING_REPLACE and order.pending_replace is not None \
                 and rt.algo is None:
+            if rt.closing is not None:
+                # expired (or mass-cancelled) while the replace was pending: the replace is
+                # refused, then the order ends as the closing event says
+                new_id = order.pending_cl_ord_id
+                order.pending_cl_ord_id, order.pending_replace = None, None
+                self._apply(order, OrderEvent.REPLACE_REFUSED)
+                self._cancel_reject(order.session_key, order, new_id, order.cl_ord_id,
+                                    m.CxlRejResponseTo.REPLACE, m.CxlRejReason.TOO_LATE,
+                                    f"too late: {rt.closing_text or 'the order is ending'}")
+                self._close(order, rt.closing, rt.closing_text)
+                return
             self._finish_dma_replace(order)
             return
         if order.status is OrdStatus.PENDING_CANCEL:

@@ -15,6 +15,7 @@ from fixgw.marketdata.book import BookSnapshot
 from fixgw.marketdata.consolidated import ConsolidatedBook, VenueQuote
 from fixgw.oms.journal import Journal
 from fixgw.oms.manager import OrderManager
+from fixgw.oms.state import OrderEvent
 from fixgw.routing.sor import SmartOrderRouter
 from fixgw.session.application import SessionID
 from fixgw.venues.base import (VenueError, VenueErrorKind, VenueFees, VenueFill,
@@ -392,4 +393,31 @@ def test_an_internal_failure_rejects_the_order_and_the_session_lives_on(tmp_path
         oms.on_message(s, nos("C2", "1", "101", tif="3"))
         await settle()
         assert s.ers()[-1][11] == "C2" and s.ers()[-1][150] == "0"
+    asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_expiry_while_a_replace_is_pending_refuses_the_replace_and_expires(tmp_path):
+    async def t(oms, s, v):
+        slow = asyncio.Event()
+        for venue in v.values():
+            original = venue.cancel
+
+            async def held(cid, symbol, _o=original):
+                await slow.wait()
+                return await _o(cid, symbol)
+            venue.cancel = held
+        oms.on_message(s, nos("C1", "0.5", "90", tif="1"))
+        await settle()
+        oms.on_message(s, FixMessage(((35, "G"), (11, "C2"), (41, "C1"), (55, "BTC/USDT"),
+                                      (54, "1"), (38, "0.7"), (40, "2"), (44, "91"))))
+        assert s.ers()[-1][150] == "E"
+        order = next(iter(oms.open_orders()))
+        oms._expire(order.order_id, OrderEvent.EXPIRE)   # the GTD/Day timer fires now
+        slow.set()
+        await settle()
+        await asyncio.sleep(0.05)
+        ocr = [b for t_, b in s.sent if t_ == "9"][-1]
+        assert ocr[434] == "2" and ocr[11] == "C2"
+        assert s.ers()[-1][150] == "C" and s.ers()[-1][39] == "C"
+        assert not oms.open_orders()
     asyncio.run(run(t)(tmp_path / "db"))
