@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from decimal import Decimal
 from typing import Mapping
 
@@ -16,6 +17,8 @@ from fixgw.domain import ZERO
 from fixgw.marketdata.consolidated import ConsolidatedBook
 
 log = logging.getLogger(__name__)
+
+BOOK_REUSE_S = 0.002
 
 
 class HubMarketView:
@@ -26,6 +29,7 @@ class HubMarketView:
         self._balances: dict[tuple[str, str], dict[str, Decimal]] = {}
         self._task: asyncio.Task | None = None
         self._symbols: set[str] | None = None
+        self._books: dict[str, tuple[float, ConsolidatedBook]] = {}
 
     # -- MarketView -------------------------------------------------------------------------
 
@@ -41,10 +45,19 @@ class HubMarketView:
         return self._symbols
 
     def book(self, symbol: str) -> ConsolidatedBook | None:
+        """The hub's consolidated book, reused for ``BOOK_REUSE_S``: one order asks for it
+        several times (risk, arrival price, routing) within the same instant, and venue books
+        only change every ~100 ms, so rebuilding it each time would be pure waste."""
+        now = time.monotonic()
+        hit = self._books.get(symbol)
+        if hit is not None and now - hit[0] < BOOK_REUSE_S:
+            return hit[1]
         try:
-            return self.hub.consolidated(symbol)
+            book = self.hub.consolidated(symbol)
         except Exception:
             return None
+        self._books[symbol] = (now, book)
+        return book
 
     def snapshot(self, symbol: str, now: float) -> MarketSnapshot:
         book = self.book(symbol)
