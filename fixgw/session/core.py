@@ -96,7 +96,6 @@ class SessionRules:
     max_queued_messages: int = 10000
 
 
-_ECHO_DROP = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
 _RESEND_HEADER_DROP = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
 
 
