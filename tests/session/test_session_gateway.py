@@ -135,3 +135,40 @@ def test_refuses_to_start_without_password_on_public_address(tmp_path):
     result = gw.run_to_exit()
     assert result.returncode == 2 and "must not be in the YAML" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_sigkill_under_load_never_reuses_a_sequence_number(tmp_path):
+    gw = Gateway(tmp_path, BASE, ENV).start()
+    try:
+        c = Client(gw.port, "A", "FIXGW")
+        assert c.logon()[34] == "1"
+        c.raw(b"".join(c.make("D", nos(f"L{n}")) for n in range(3000)))
+        seen: dict[int, str] = {}
+        while len(seen) < 300:                         # kill while the flood is in flight
+            m = c.recv()
+            seen[int(m[34])] = m[11]
+        gw.kill()
+        while True:                                    # whatever was already on the wire
+            m = c.recv(2)
+            if m is None:
+                break
+            seen[int(m[34])] = m[11]
+        gw.start()
+        c2 = Client(gw.port, "A", "FIXGW", seq=c.seq)
+        reply = c2.logon()
+        assert reply[35] == "A" and int(reply[34]) > max(seen)
+        first = c2.recv()                              # it lost some of our orders: asks again
+        assert first[35] == "2"
+        c2.send("4", [(36, str(c2.seq)), (123, "Y")], seq=int(first[7]), header=[(43, "Y"), (122, "20240101-00:00:00")])
+        c2.send("2", [(7, "2"), (16, "0")])
+        resent: dict[int, str] = {}
+        while True:
+            m = c2.recv()
+            if m[35] == "4" and int(m[36]) > int(reply[34]):
+                break
+            if m[35] == "D":
+                resent[int(m[34])] = m[11]
+        for seq, clordid in seen.items():
+            assert resent.get(seq) == clordid, f"seq {seq} was {clordid}, resent {resent.get(seq)}"
+    finally:
+        gw.kill()
