@@ -50,6 +50,7 @@ class GatewayConfig:
     routing_include: tuple[str, ...] | None = None   # venues the SOR may use (None: all)
     routing_exclude: tuple[str, ...] = ()             # venues it must not (market data only)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    algo: Any = None                 # fixgw.algo.config.AlgoConfig parsed from ``algos``
 
     @property
     def simulated_venues(self) -> tuple[str, ...]:
@@ -131,13 +132,35 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
     mode = simulator.get("mode", "detached")
     if mode not in ("detached", "in-process"):
         raise ConfigError(source, "simulator.mode", f"'{mode}': expected detached or in-process")
+    algos = r.mapping(doc, "algos", default={})
+    algo = _algo_config(source, algos)
     return GatewayConfig(
-        source=source, state_dir=sd, venues=venues, oms=oms,
+        source=source, state_dir=sd, venues=venues, oms=oms, algo=algo,
         risk=r.mapping(doc, "risk", default={}), algos=r.mapping(doc, "algos", default={}),
         simulator=simulator, market_data=r.mapping(doc, "market_data", default={}),
         admin_socket=r.flag(doc, "admin_socket", default=True),
         routing_include=tuple(include) if include is not None else None,
         routing_exclude=tuple(exclude), raw=doc)
+
+
+def _algo_config(source: Path, algos: Mapping[str, Any]):
+    """``algos:`` -> AlgoConfig (fixgw.algo.config). Settings are keys of ``algos`` itself;
+    the older nested form ``algos: {settings: {...}}`` is still read (its keys merged in)."""
+    from fixgw.algo.config import parse_algo_config
+    flat = {k: v for k, v in algos.items() if k != "settings"}
+    nested = algos.get("settings")
+    if nested is not None:
+        if not isinstance(nested, Mapping):
+            raise ConfigError(source, "algos.settings", f"expected a mapping, got {nested!r}")
+        for k, v in nested.items():
+            if k in flat:
+                raise ConfigError(source, f"algos.{k}", "given both here and in algos.settings")
+            flat[k] = v
+    try:
+        return parse_algo_config(flat, "algos")
+    except ValueError as e:
+        key, _, problem = str(e).partition(": ")
+        raise ConfigError(source, key, problem) from None
 
 
 def load_gateway_config(path: Path | str, state_dir: Path | None = None) -> GatewayConfig:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from fixgw.algo.base import BaseScheduler
 from fixgw.algo.factory import make_scheduler
 from fixgw.algo.types import AlgoSettings, CancelIntent, ChildIntent, ParentSpec, SchedulerStatus
-from fixgw.domain import ZERO, TimeInForce, Urgency
+from fixgw.domain import ZERO, Strategy, TimeInForce, Urgency
+from fixgw.oms.algo_inputs import AlgoInputs
 from fixgw.oms.order import ClientOrder
 from fixgw.oms.state import OrderEvent
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from fixgw.oms.manager import OrderManager
 
 log = logging.getLogger(__name__)
+
+MAX_HORIZON_S = 7 * 86400   # longest algo horizon accepted (start to ExpireTime)
 
 
 def parent_spec(order: ClientOrder, now: float) -> ParentSpec:
@@ -45,6 +48,11 @@ def parent_spec(order: ClientOrder, now: float) -> ParentSpec:
         return tuple(v.strip() for v in params.get(name, "").split(",") if v.strip())
 
     post_only = params.get("postonly", "Y").strip().upper() not in ("N", "NO", "FALSE", "0")
+    start = order.effective_time if order.effective_time is not None else now
+    if order.expire_time is not None and order.expire_time - max(start, now) > MAX_HORIZON_S:
+        # schedulers plan one point per slice: a horizon of years would stall the event loop
+        raise ValueError(f"ExpireTime(126) is more than {MAX_HORIZON_S // 86400} days after the "
+                         f"algo's start: horizon too long")
     return ParentSpec(
         parent_id=order.order_id, side=order.side, quantity=order.quantity,
         strategy=order.strategy,
@@ -67,11 +75,21 @@ class AlgoRun:
 
     @classmethod
     def build(cls, order: ClientOrder, manager: "OrderManager",
-              settings: AlgoSettings | None = None) -> "AlgoRun":
+              inputs: "AlgoInputs | AlgoSettings | None" = None) -> "AlgoRun":
+        """The scheduler for ``order``, with the volume profile (VWAP) and impact parameters
+        (ARRIVAL) that ``inputs`` provides (plain AlgoSettings: neither)."""
         now = manager.clock.now()
         spec = parent_spec(order, now)
         instrument = manager.market.instrument(order.symbol)
-        scheduler = make_scheduler(spec, instrument, rng_seed=order.order_id, settings=settings)
+        settings, profile, impact = inputs, None, None
+        if isinstance(inputs, AlgoInputs):
+            settings = inputs.settings
+            if spec.strategy is Strategy.VWAP:
+                profile = inputs.volume_profile(order.symbol, manager.market)
+            if spec.strategy is Strategy.ARRIVAL:
+                impact = inputs.impact(order.symbol, order.side, manager.market)
+        scheduler = make_scheduler(spec, instrument, rng_seed=order.order_id, settings=settings,
+                                   volume_profile=profile, impact=impact)
         return cls(order, manager, scheduler)
 
     # -- lifecycle called by the manager ---------------------------------------------------------
@@ -111,11 +129,17 @@ class AlgoRun:
         self.scheduler.on_fill(slice_id, quantity, price, self.manager.clock.now())
         self._run([])
 
-    def slice_done(self, slice_id: str) -> None:
+    def slice_done(self, slice_id: str, final_filled: Decimal | None = None) -> None:
+        """Every venue order of the slice is terminal. ``final_filled`` (default: what the
+        venues last reported as cumulative filled for the slice's orders) tells the scheduler
+        about fills still in flight, so a fill arriving after a cancel ack cannot over-fill."""
         if slice_id in self._slices_done:
             return
         self._slices_done.add(slice_id)
-        self.scheduler.on_child_done(slice_id, self.manager.clock.now())
+        if final_filled is None:
+            final_filled = self.manager.slice_venue_filled(self.order, slice_id)
+        self.scheduler.on_child_done(slice_id, self.manager.clock.now(),
+                                     final_filled=final_filled)
         self._run([])
 
     def stop(self) -> None:

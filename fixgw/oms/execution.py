@@ -42,7 +42,8 @@ class VenueExecution:
             if slice_intent is not None:
                 limit = slice_intent.limit_price
                 passive = slice_intent.style.value == "passive"
-                rest = False
+                # LIMIT (the iceberg display): take what is marketable at the limit, rest the rest
+                rest = slice_intent.style.value == "limit"
             else:
                 limit = order.price
                 passive = False
@@ -134,7 +135,7 @@ class VenueExecution:
         finally:
             rt.routing = False
         if slice_intent is not None and not self.slice_children(order, slice_intent.child_id):
-            rt.algo.slice_done(slice_intent.child_id)
+            rt.algo.slice_done(slice_intent.child_id, final_filled=Decimal(0))
         if order.status is OrdStatus.PENDING_NEW and any(
                 c.state is not ChildState.REJECTED for c in order.children.values()):
             self._apply(order, OrderEvent.ACCEPT)

@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import time as _time
+from decimal import Decimal
 from typing import Callable, Mapping
 
 from fixgw.clock import Clock
@@ -231,6 +232,14 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         """The venue child orders sent for one algo child intent."""
         return [c for c in order.children.values()
                 if self.child_rt[c.client_order_id].slice_id == slice_id]
+
+    def slice_venue_filled(self, order: ClientOrder, slice_id: str) -> Decimal:
+        """Cumulative filled of one algo slice's venue orders: the larger of what the venues
+        reported (order updates, cancel responses) and the fills booked."""
+        total = Decimal(0)
+        for c in self.slice_children(order, slice_id):
+            total += max(c.filled, self.child_rt[c.client_order_id].venue_filled)
+        return total
 
     def order(self, order_id: str) -> ClientOrder | None:
         """The order by OrderID: in memory, or a finished one read back from the journal."""

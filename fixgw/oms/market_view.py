@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from decimal import Decimal
 from typing import Mapping
 
+from fixgw.algo.impact import realized_volatility
 from fixgw.algo.types import Instrument, MarketSnapshot
 from fixgw.domain import ZERO
 from fixgw.marketdata.consolidated import ConsolidatedBook
@@ -19,6 +21,10 @@ from fixgw.marketdata.consolidated import ConsolidatedBook
 log = logging.getLogger(__name__)
 
 BOOK_REUSE_S = 0.002
+MID_SAMPLE_S = 1.0          # one consolidated mid sample per market second, for volatility
+MID_SAMPLES = 600           # ~10 market minutes of them
+MIN_VOL_SAMPLES = 10        # fewer samples than this: no volatility estimate
+TRADE_PRINTS = 100_000      # recent (time, quantity) prints kept for a learned volume profile
 
 
 class HubMarketView:
@@ -30,6 +36,46 @@ class HubMarketView:
         self._task: asyncio.Task | None = None
         self._symbols: set[str] | None = None
         self._books: dict[str, tuple[float, ConsolidatedBook]] = {}
+        # price x quantity of every market print since this view started (interval VWAP for
+        # TCA needs notional beside the hub's cumulative volume; both grow with the same prints)
+        self._notional: dict[str, Decimal] = {}
+        self._prints: dict[str, deque] = {}
+        self._mids: dict[str, deque] = {}
+        on_trade = getattr(hub, "on_trade", None)
+        if on_trade is not None:
+            on_trade(self._on_trade)
+
+    def _on_trade(self, trade) -> None:
+        self._notional[trade.symbol] = self._notional.get(trade.symbol, Decimal(0)) + \
+            trade.price * trade.quantity
+        prints = self._prints.get(trade.symbol)
+        if prints is None:
+            prints = self._prints[trade.symbol] = deque(maxlen=TRADE_PRINTS)
+        prints.append((trade.timestamp, trade.quantity))
+
+    def traded_notional(self, symbol: str) -> Decimal:
+        return self._notional.get(symbol, Decimal(0))
+
+    def prints(self, symbol: str) -> list[tuple[float, Decimal]]:
+        """Recent market prints (venue time seconds, quantity), oldest first."""
+        return list(self._prints.get(symbol, ()))
+
+    def volatility(self, symbol: str) -> float | None:
+        """Realised volatility of the consolidated mid (fraction per sqrt(second)), from the
+        samples :meth:`snapshot` takes; None until there are enough of them."""
+        samples = self._mids.get(symbol)
+        if samples is None or len(samples) < MIN_VOL_SAMPLES:
+            return None
+        return realized_volatility(list(samples))
+
+    def _sample_mid(self, symbol: str, now: float, bid, ask) -> None:
+        if bid is None or ask is None:
+            return
+        samples = self._mids.get(symbol)
+        if samples is None:
+            samples = self._mids[symbol] = deque(maxlen=MID_SAMPLES)
+        if not samples or now - samples[-1][0] >= MID_SAMPLE_S:
+            samples.append((now, (bid + ask) / 2))
 
     # -- MarketView -------------------------------------------------------------------------
 
@@ -70,9 +116,12 @@ class HubMarketView:
                     bid_size += q.book.bids[0][1]
                 if q.book.asks and q.book.asks[0][0] == ask:
                     ask_size += q.book.asks[0][1]
+        self._sample_mid(symbol, now, bid, ask)
         return MarketSnapshot(time=now, bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size,
                               traded_volume=self.hub.cumulative_volume(symbol),
-                              last_price=self.hub.last_price(symbol))
+                              traded_notional=self.traded_notional(symbol),
+                              last_price=self.hub.last_price(symbol),
+                              volatility=self.volatility(symbol))
 
     def instrument(self, symbol: str) -> Instrument:
         """The strictest increments across the venues listing ``symbol``."""

@@ -21,7 +21,9 @@ from typing import Any, Mapping
 
 from fixgw.config import GatewayConfig, parse_gateway_config
 from fixgw.dropcopy import DropCopyGuard, DropCopyRouter
+from fixgw.algo.config import parse_algo_config
 from fixgw.oms.algo_host import AlgoRun
+from fixgw.oms.algo_inputs import AlgoInputs, simulated_model
 from fixgw.oms.journal import Journal
 from fixgw.oms.manager import OrderManager
 from fixgw.oms.market_view import HubMarketView
@@ -86,11 +88,12 @@ class GatewayService:
         self.manager = OrderManager(
             journal=self.journal, clock=ctx.clock, venues={}, router=None, market=None,
             config=config.oms, risk=self.risk, drop_copy=self.drop_copy,
-            algo_factory=lambda order, mgr: AlgoRun.build(order, mgr, _algo_settings(config)),
+            algo_factory=lambda order, mgr: AlgoRun.build(order, mgr, self.algo_inputs),
             tca=OmsTca(TcaStore(ctx.database_path)),
             crash_at=os.environ.get("FIXGW_CRASH_AT") or None)
         self.application = DropCopyGuard(_LateBoundApplication(self.manager))
         self.reconciliation: dict[str, int] | None = None
+        self.algo_inputs = AlgoInputs(config.algo or parse_algo_config({}))
 
     async def start(self) -> None:
         from fixgw.marketdata.hub import MarketDataConfig, MarketDataHub
@@ -124,6 +127,7 @@ class GatewayService:
         self.manager.router = build_router(self.adapters, include=self.config.routing_include,
                                            exclude=self.config.routing_exclude)
         self.manager.market = self.market
+        self.algo_inputs = _algo_inputs(self.config, self.adapters)
         open_orders = self.manager.load()
         if self.config.oms.reconcile_on_start and open_orders:
             self.reconciliation = await reconcile(self.manager, open_orders)
@@ -158,10 +162,25 @@ def build_service(ctx: ServiceContext) -> GatewayService:
     return GatewayService(ctx, config)
 
 
-def _algo_settings(config: GatewayConfig):
-    from fixgw.algo.types import AlgoSettings
-    raw = dict(config.algos.get("settings", {})) if config.algos else {}
-    return AlgoSettings(**raw) if raw else AlgoSettings()
+def _algo_inputs(config: GatewayConfig, adapters: Mapping[str, Any]) -> AlgoInputs:
+    """Scheduler inputs: the ``algos:`` config, and the simulator's own market model for the
+    symbols that only simulated venues list (real venues: measured parameters)."""
+    algo = config.algo or parse_algo_config({})
+    simulated = set(config.simulated_venues)
+    real: dict[str, set[str]] = {}
+    for name, a in adapters.items():
+        if name not in simulated:
+            for s in getattr(a, "symbols", ()) or ():
+                real.setdefault(s, set()).add(name)
+    model = None
+    if simulated and config.simulator_config_path is not None:
+        try:
+            from fixgw.sim.market_config import load_sim_config
+            model = simulated_model(load_sim_config(config.simulator_config_path),
+                                    sorted(simulated & set(adapters)))
+        except Exception as e:
+            log.warning("simulator market model unavailable for algos: %s", e)
+    return AlgoInputs(algo, model, {s: frozenset(v) for s, v in real.items()})
 
 
 def build_adapters(config: GatewayConfig, endpoints: Mapping[str, VenueEndpoint], clock):
