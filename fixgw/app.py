@@ -27,7 +27,7 @@ from fixgw.session.acceptor import Acceptor, AcceptorSession
 from fixgw.session.auth import ConfigError
 from fixgw.session.config import GatewayConfig, load_config
 from fixgw.session.core import SessionCore, SessionRules
-from fixgw.session.msglog import MessageLog
+from fixgw.session.msglog import LogWriter, MessageLog
 from fixgw.session.runtime import SessionRuntime
 from fixgw.session.store import SqliteStore
 from fixgw.transport.server import OutputPump, start_server
@@ -81,6 +81,7 @@ class Gateway:
         self.store.start_background_checkpoints()
         dictionaries: dict[tuple[Path, ...], DataDictionary] = {}
         self.logs: list[MessageLog] = []
+        self.log_writer = LogWriter()
         self.pump = OutputPump(self.store.commit, self._flush_logs)
         self.runtimes: dict[Any, SessionRuntime] = {}
         entries = []
@@ -89,7 +90,8 @@ class Gateway:
             if dictionary is None:
                 dictionary = dictionaries[sc.dictionary] = load_dictionary(list(sc.dictionary))
             sid = sc.session_id
-            msg_log = MessageLog(config.log_dir / f"{sid.sender_comp_id}-{sid.target_comp_id}.log")
+            msg_log = MessageLog(config.log_dir / f"{sid.sender_comp_id}-{sid.target_comp_id}.log",
+                                 self.log_writer)
             self.logs.append(msg_log)
             rules = SessionRules(sc.reset_on_logon, sc.reset_on_logout, sc.reset_on_disconnect,
                                  sc.heartbeat_check, sc.max_latency_s, sc.logout_timeout_s,
@@ -187,6 +189,7 @@ class Gateway:
         finally:
             self.pump.flush()
             self.store.close()
+            self.log_writer.close()
             for msg_log in self.logs:
                 msg_log.close()
 

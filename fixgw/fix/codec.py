@@ -192,15 +192,9 @@ def encode(begin_string: str, msg_type: str, header: Sequence[tuple[int, str]],
 # Timestamps (UTCTimestamp with milliseconds: YYYYMMDD-HH:MM:SS.sss)
 # ------------------------------------------------------------------------------------------
 
-class _TimestampCache:
-    __slots__ = ("second", "text")
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.text = ""
-
-
-_TS = _TimestampCache()
+# (second, "YYYYMMDD-HH:MM:SS") of the last call. One tuple swapped atomically, because the
+# message-log thread formats timestamps too: a torn (second, text) pair would be a wrong 52.
+_TS_CACHE: list[tuple[int, str]] = [(-1, "")]
 
 
 def utc_timestamp(now: float) -> str:
@@ -209,11 +203,13 @@ def utc_timestamp(now: float) -> str:
     millis = int((now - second) * 1000)
     if millis > 999:
         millis = 999
-    cache = _TS
-    if second != cache.second:
-        cache.second = second
-        cache.text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
-    return f"{cache.text}.{millis:03d}"
+    cached = _TS_CACHE[0]
+    if cached[0] == second:
+        text = cached[1]
+    else:
+        text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
+        _TS_CACHE[0] = (second, text)
+    return f"{text}.{millis:03d}"
 
 
 _PARSED_TS: dict[str, float] = {}
