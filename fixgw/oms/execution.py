@@ -21,6 +21,15 @@ from fixgw.venues.base import (VenueError, VenueErrorKind, VenueEvent, VenueFill
 
 log = logging.getLogger("fixgw.oms.manager")
 
+RESWEEP_COLLAR_BPS = Decimal(50)
+
+
+def market_collar(mid: Decimal, side) -> Decimal:
+    """The worst price a market order's re-sweep may take: ``RESWEEP_COLLAR_BPS`` from mid."""
+    from fixgw.domain import Side
+    sign = 1 if side is Side.BUY else -1
+    return mid * (1 + sign * RESWEEP_COLLAR_BPS / Decimal(10_000))
+
 
 class VenueExecution:
     """The venue side of the order manager."""
@@ -46,6 +55,9 @@ class VenueExecution:
                 rest = slice_intent.style.value == "limit"
             else:
                 limit = order.price
+                if limit is None and rt.resweeps and book is not None and book.mid() is not None:
+                    # a market order's re-sweep stays within a collar of the market it meets
+                    limit = market_collar(book.mid(), order.side)
                 passive = False
                 rest = order.ord_type is OrdType.LIMIT and order.tif in (
                     TimeInForce.DAY, TimeInForce.GTC, TimeInForce.GTD)
@@ -114,6 +126,7 @@ class VenueExecution:
                             rt.venue_reasons.append(decision.text or "venue balance")
                             continue
                 children.append(child)
+            rt.last_route_placed = bool(children)
             if order.terminal:
                 return
             with self.journal.transaction():

@@ -11,11 +11,13 @@ import logging
 
 from fixgw.domain import ExecType, OrdStatus, OrdType, TimeInForce
 from fixgw.fix import messages as m
-from fixgw.oms.order import ClientOrder
+from fixgw.oms.order import ChildState, ClientOrder
 from fixgw.oms.runtime import reject_reason_of
 from fixgw.oms.state import OrderEvent
 
 log = logging.getLogger("fixgw.oms.manager")
+
+MAX_RESWEEPS = 3   # an immediate order re-routes what the moving book left at most this often
 
 
 class OrderLifecycle:
@@ -100,6 +102,15 @@ class OrderLifecycle:
             rt.reroute = False
             self._spawn(self._route(order, order.leaves_qty))
             return
+        if order.leaves_qty > 0 and order.status is not OrdStatus.PENDING_NEW \
+                and self._may_resweep(order, rt):
+            # the book moved between routing and the venues' matching: the IOC/market children
+            # took less than planned; sweep the rest again (within the limit / market collar)
+            rt.resweeps += 1
+            log.info("%s: re-routing the remainder %s (attempt %d/%d)", order.order_id,
+                     order.leaves_qty, rt.resweeps, MAX_RESWEEPS)
+            self._spawn(self._route(order, order.leaves_qty))
+            return
         if order.leaves_qty > 0 and order.status is not OrdStatus.PENDING_NEW:
             if order.tif in (TimeInForce.IOC, TimeInForce.FOK) or order.ord_type is OrdType.MARKET \
                     or not order.children or rt.venue_reasons:
@@ -114,6 +125,20 @@ class OrderLifecycle:
             order.text = f"venue refusal: {why}"
             self._report(order, ExecType.REJECTED, ord_rej_reason=reject_reason_of(rt),
                          text=order.text)
+
+    def _may_resweep(self, order: ClientOrder, rt) -> bool:
+        """An immediate DMA order (market, or limit IOC) whose children all ended at their
+        venues without a refusal, after the last routing placed something: worth another
+        sweep, a bounded number of times. Fill-or-kill never (all or nothing was decided)."""
+        immediate = order.ord_type is OrdType.MARKET or order.tif is TimeInForce.IOC
+        if not immediate or order.tif is TimeInForce.FOK or order.is_algo:
+            return False
+        if rt.resweeps >= MAX_RESWEEPS or not rt.last_route_placed or rt.venue_error_kinds:
+            return False
+        if not order.children or any(c.state is ChildState.REJECTED
+                                     for c in order.children.values()):
+            return False
+        return True
 
     def _close(self, order: ClientOrder, event: OrderEvent, text: str | None) -> None:
         if event is OrderEvent.FILL:

@@ -2,6 +2,7 @@
 reports the venues' cumulative filled, snapshots carry traded notional, and the `algos:`
 config / simulator model reach the schedulers (with the in-test venue harness)."""
 import asyncio
+import dataclasses
 import time
 from decimal import Decimal
 
@@ -20,8 +21,9 @@ from fixgw.oms.market_view import HubMarketView
 from fixgw.oms.order import ChildState
 from fixgw.routing.sor import SmartOrderRouter
 from fixgw.domain import Side, TimeInForce
+from fixgw.venues.base import VenueOrderState
 
-from test_oms_manager import HarnessMarket, HarnessSession, HarnessVenue, settle
+from test_oms_manager import HarnessMarket, HarnessSession, HarnessVenue, nos, settle
 
 D = Decimal
 
@@ -180,4 +182,63 @@ def test_arrival_and_vwap_get_impact_and_profile(tmp_path):
         await settle()
         er = s.ers()[-1]
         assert er[11] == "FAR" and er[150] == "8" and "ExpireTime(126)" in er[58]
+    asyncio.run(t())
+
+
+def _expire(venue, req):
+    """The venue ends an IOC child with what it filled (the rest expired: the book moved)."""
+    update = venue.update(req, VenueOrderState.CANCELED, venue.filled(req.client_order_id))
+    venue.cb(dataclasses.replace(update, reason="expired"))
+
+
+def test_market_order_resweeps_what_a_moving_book_left(tmp_path):
+    async def t():
+        venues = {"a": HarnessVenue("a"), "b": HarnessVenue("b")}
+        oms = OrderManager(journal=Journal(tmp_path / "db"), clock=LiveClock(), venues=venues,
+                           router=SmartOrderRouter(), market=HarnessMarket(venues))
+        s = HarnessSession()
+        oms.on_create(s)
+        oms.on_message(s, nos("M1", "2"))           # market buy 2
+        await settle()
+        first = venues["a"].submits + venues["b"].submits
+        assert sum(r.quantity for r in first) == D(2)
+        for r in first:                             # each fills 0.5, the rest expires
+            v = venues["a"] if r in venues["a"].submits else venues["b"]
+            v.fill(r, D("0.5"), D(100))
+            _expire(v, r)
+        await settle()
+        second = [r for r in venues["a"].submits + venues["b"].submits if r not in first]
+        assert sum(r.quantity for r in second) == D(1), "the remainder is routed again"
+        assert not [er for er in s.ers() if er[150] == "4"], "not canceled"
+        for r in second:
+            v = venues["a"] if r in venues["a"].submits else venues["b"]
+            v.fill(r, r.quantity, D(101))
+        await settle()
+        last = s.ers()[-1]
+        assert last[39] == "2" and D(last[14]) == D(2)
+    asyncio.run(t())
+
+
+def test_market_order_resweeps_a_bounded_number_of_times(tmp_path):
+    async def t():
+        venues = {"a": HarnessVenue("a"), "b": HarnessVenue("b")}   # mid 100: collar 100.5
+        oms = OrderManager(journal=Journal(tmp_path / "db"), clock=LiveClock(), venues=venues,
+                           router=SmartOrderRouter(), market=HarnessMarket(venues))
+        s = HarnessSession()
+        oms.on_create(s)
+        oms.on_message(s, nos("M2", "1"))
+        await settle()
+        for _ in range(10):
+            open_ = [r for r in venues["a"].submits
+                     if not oms.children[r.client_order_id].state.done]
+            if not open_:
+                break
+            for r in open_:
+                venues["a"].fill(r, D("0.1"), D(100))
+                _expire(venues["a"], r)
+            await settle()
+        assert len(venues["a"].submits) == 1 + 3           # the first sweep and 3 re-sweeps
+        assert not venues["b"].submits                    # b's 101 is outside the collar
+        last = s.ers()[-1]
+        assert last[150] == "4" and D(last[14]) == D("0.4")
     asyncio.run(t())
