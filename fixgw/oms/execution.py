@@ -352,6 +352,9 @@ class VenueExecution:
                          last_px=fill.price, last_mkt=fill.venue, commission=fill.fee,
                          comm_currency=fill.fee_currency,
                          last_liquidity=None if fill.is_maker is None else (1 if fill.is_maker else 2))
+        # journal committed, the ER not yet in the session store (it commits at the end of
+        # this event-loop turn): recovery must send it (fixgw/oms/unsent.py)
+        self._crash_point("after_fill_journaled")
         rt = self.runtime[order.order_id]
         if rt.algo is not None:
             rt.algo.on_fill(self.child_rt[child.client_order_id].slice_id, fill.quantity,

@@ -260,6 +260,40 @@ class Journal:
         names = [d[0] for d in cur.description]
         return [_fill_from_row(dict(zip(names, r))) for r in cur.fetchall()]
 
+    def recent_fills(self, limit: int = 1000) -> list[tuple[JournaledFill, str, float]]:
+        """The ``limit`` most recently journaled fills, newest first, each with its order's
+        session key and the time it was recorded (recovery: ERs that may not have gone out)."""
+        cur = self._db.execute(
+            "SELECT f.*, o.session AS order_session FROM oms_fills f "
+            "JOIN oms_orders o ON o.order_id = f.order_id ORDER BY f.rowid DESC LIMIT ?",
+            (limit,))
+        names = [d[0] for d in cur.description]
+        out = []
+        for r in cur.fetchall():
+            row = dict(zip(names, r))
+            out.append((_fill_from_row(row), row["order_session"], row["recorded_at"]))
+        return out
+
+    def stored_outgoing(self, session_key: str, limit: int) -> list[bytes] | None:
+        """The session store's last ``limit`` outgoing messages of ``session_key`` (raw FIX),
+        newest first; read-only access to the session layer's ``fix_outgoing`` table, which
+        lives in the same database file. None when there is no such table (memory store)."""
+        try:
+            rows = self._db.execute("SELECT raw FROM fix_outgoing WHERE session_key=? "
+                                    "ORDER BY seq DESC LIMIT ?", (session_key, limit)).fetchall()
+        except sqlite3.OperationalError:
+            return None
+        return [bytes(r[0]) for r in rows]
+
+    def stored_sessions(self) -> dict[str, float] | None:
+        """Session key -> creation time (last sequence reset) from the session store's
+        ``fix_session`` table; None when there is no such table."""
+        try:
+            rows = self._db.execute("SELECT session_key, created FROM fix_session").fetchall()
+        except sqlite3.OperationalError:
+            return None
+        return {k: float(c) for k, c in rows}
+
     def has_fill(self, venue: str, trade_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM oms_fills WHERE venue=? AND trade_id=?",
                                 (venue, trade_id)).fetchone() is not None

@@ -161,6 +161,14 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         self._send(order.session_key, m.MsgType.EXECUTION_REPORT, er.body(), order.account)
         return er
 
+    def send_report_copy(self, view: ClientOrder, exec_type: ExecType, *, exec_id: str,
+                         **kw) -> m.ExecutionReport:
+        """Send an ER already journaled (ExecID and order state in the journal) without
+        journaling it again: the restart path for reports a crash kept from going out."""
+        er = build_report(view, exec_type, exec_id, self.clock.now(), **kw)
+        self._send(view.session_key, m.MsgType.EXECUTION_REPORT, er.body(), view.account)
+        return er
+
     def _cancel_reject(self, key: str, order: ClientOrder | None, cl_ord_id: str, orig: str,
                        response_to: str, reason: int, text: str) -> None:
         ocr = m.OrderCancelReject(

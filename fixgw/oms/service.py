@@ -129,6 +129,7 @@ class GatewayService:
         self.manager.market = self.market
         self.algo_inputs = _algo_inputs(self.config, self.adapters)
         open_orders = self.manager.load()
+        self.unsent_fills_reported = report_unsent_fills(self.manager, self.journal, self.clock)
         if self.config.oms.reconcile_on_start and open_orders:
             self.reconciliation = await reconcile(self.manager, open_orders)
         self.kill_switch = KillSwitchController(self.risk, cancel_all=self.manager.cancel_everything)
@@ -154,6 +155,22 @@ class GatewayService:
         if self.simulator is not None:
             await self.simulator.stop()
         self.journal.close()
+
+
+def report_unsent_fills(manager: OrderManager, journal: Journal, clock) -> int:
+    """Fills journaled whose ER never reached the session store (a crash in between): send
+    them now, before reconciliation reports anything newer (fixgw/oms/unsent.py)."""
+    from fixgw.oms.unsent import find_unsent_fills, send_unsent_fills
+    try:
+        # reset times are wall clock; a scaled market clock cannot be compared with them
+        unsent = find_unsent_fills(journal, check_reset_time=getattr(
+            clock, "wall_seconds", None) is None)
+    except Exception:
+        log.exception("checking for unsent fill reports failed")
+        return 0
+    if not unsent:
+        return 0
+    return send_unsent_fills(manager, unsent)
 
 
 def build_service(ctx: ServiceContext) -> GatewayService:

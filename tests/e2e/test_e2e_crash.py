@@ -5,8 +5,10 @@ The gateway is a real `fixgw run` process; the simulated venues run detached (as
 starts them), so they keep trading while the gateway is dead, exactly like a real exchange.
 The crash points are hooks in the order manager (FIXGW_CRASH_AT) that SIGKILL the process:
 after the NewOrderSingle is journaled (nothing sent to a venue yet), right after a child was
-accepted by a venue (not yet recorded as acknowledged), and when a venue fill has arrived but
-is not journaled and no ExecutionReport went out.
+accepted by a venue (not yet recorded as acknowledged), when a venue fill has arrived but
+is not journaled and no ExecutionReport went out, and when the fill is journaled but its
+ExecutionReport has not reached the session store (recovery must send it: fixgw/oms/unsent.py).
+The OMS side is checked across both connections: every fill exactly once.
 """
 from __future__ import annotations
 
@@ -94,7 +96,7 @@ def state(tmp_path):
 
 
 @pytest.mark.parametrize("crash_at", ["after_order_journaled", "after_child_sent",
-                                      "before_fill_journaled"])
+                                      "before_fill_journaled", "after_fill_journaled"])
 def test_crash_and_restart_loses_and_doubles_nothing(state, crash_at):
     config = write_config(state)
     seq = state / "client.seq.json"
@@ -105,6 +107,7 @@ def test_crash_and_restart_loses_and_doubles_nothing(state, crash_at):
         c.new_order("CRASH-1", "BTC/USDT", Side.BUY, "2")
         assert gw.wait_killed() == -signal.SIGKILL
         c.fix.close()                       # the peer is gone; keep our sequence numbers
+        before = c.reports("CRASH-1")       # what the OMS saw before the crash
     finally:
         gw.stop()
     gw = GatewayProcess(config)             # restart: reuses the running venues
@@ -113,7 +116,9 @@ def test_crash_and_restart_loses_and_doubles_nothing(state, crash_at):
         c.logon()
         final = c.wait_done("CRASH-1", timeout=30)
         assert final is not None and final.ord_status is OrdStatus.FILLED, c.reports("CRASH-1")
-        trades = {r.exec_id: r for r in c.reports("CRASH-1") if r.exec_type is ExecType.TRADE}
+        seen = [r for r in before + c.reports("CRASH-1") if r.exec_type is ExecType.TRADE]
+        trades = {r.exec_id: r for r in seen}
+        assert len(trades) == len(seen), "a fill reported twice"
         assert sum((t.last_qty for t in trades.values()), Decimal(0)) == Decimal(2)
         assert final.cum_qty == Decimal(2)
         c.logout()
@@ -124,6 +129,10 @@ def test_crash_and_restart_loses_and_doubles_nothing(state, crash_at):
     fills = journal.fills(order.order_id)
     assert sum((f.quantity for f in fills), Decimal(0)) == Decimal(2) == order.cum_qty
     assert len({(f.venue, f.trade_id) for f in fills}) == len(fills)
+    # every fill the venues made reached the OMS exactly once, under its journaled ExecID
+    assert {f.exec_id for f in fills} == set(trades)
+    assert all(trades[f.exec_id].last_qty == f.quantity and trades[f.exec_id].last_px == f.price
+               for f in fills)
     notional = sum((f.price * f.quantity for f in fills), Decimal(0))
     assert abs(final.avg_px - notional / 2) <= Decimal("1e-9")
     children = journal.children(order.order_id)
