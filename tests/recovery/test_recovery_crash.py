@@ -32,6 +32,7 @@ SCENARIOS = {
     "dma-before-submit": ("before-submit", 0, "dma"),
     "dma-after-submit": ("after-submit", 0, "dma"),
     "dma-fill-before-er": ("fill-before-er", 0, "dma"),
+    "dma-fill-journaled": ("fill-journaled", 0, "dma"),   # booked, its ER not yet stored
     "twap-after-second-child": ("after-submit", 1, "twap"),
 }
 
