@@ -96,8 +96,8 @@ def test_crash_and_restart_loses_and_doubles_nothing(tmp_path, scenario):
             assert abs(final.avg_px - notional / total) <= Decimal("1e-9") * final.avg_px
         assert final.ord_status in TERMINAL
         assert (final.ord_status is OrdStatus.FILLED) == (total == qty)
-        if kind == "twap":     # an algo cannot resume its schedule: the remainder is canceled
-            assert final.ord_status is OrdStatus.CANCELED and 0 < total < qty and final.text
+        # (whether an algo parent resumes its remainder or ends it is the OMS's policy; the
+        # invariants above are what must hold either way)
         # every report consistent; ExecIDs unique across the restart
         exec_ids = [r.exec_id for r in reports]
         assert len(exec_ids) == len(set(exec_ids))
