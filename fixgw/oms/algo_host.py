@@ -28,8 +28,11 @@ log = logging.getLogger(__name__)
 MAX_HORIZON_S = 7 * 86400   # longest algo horizon accepted (start to ExpireTime)
 
 
-def parent_spec(order: ClientOrder, now: float) -> ParentSpec:
-    """The scheduler's view of a parent order (FIX tags -> ParentSpec); ValueError on bad params."""
+def parent_spec(order: ClientOrder, now: float, *, resume: bool = False) -> ParentSpec:
+    """The scheduler's view of a parent order (FIX tags -> ParentSpec); ValueError on bad params.
+
+    ``resume`` (after a restart): the spec of what is left -- quantity = leaves, start = now,
+    the same end time, limit and parameters."""
     params = {p.name.lower(): p.value for p in order.strategy_params}
 
     def dec(name: str) -> Decimal | None:
@@ -49,14 +52,16 @@ def parent_spec(order: ClientOrder, now: float) -> ParentSpec:
 
     post_only = params.get("postonly", "Y").strip().upper() not in ("N", "NO", "FALSE", "0")
     start = order.effective_time if order.effective_time is not None else now
+    if resume:
+        start = now
     if order.expire_time is not None and order.expire_time - max(start, now) > MAX_HORIZON_S:
         # schedulers plan one point per slice: a horizon of years would stall the event loop
         raise ValueError(f"ExpireTime(126) is more than {MAX_HORIZON_S // 86400} days after the "
                          f"algo's start: horizon too long")
     return ParentSpec(
-        parent_id=order.order_id, side=order.side, quantity=order.quantity,
-        strategy=order.strategy,
-        start=order.effective_time if order.effective_time is not None else now,
+        parent_id=order.order_id, side=order.side,
+        quantity=order.leaves_qty if resume else order.quantity,
+        strategy=order.strategy, start=start,
         end=order.expire_time, limit_price=order.price, urgency=order.urgency or Urgency.MEDIUM,
         participation_rate=order.participation_rate, max_floor=order.max_floor,
         min_clip=dec("minclip") or ZERO, max_clip=dec("maxclip"), post_only=post_only,
@@ -65,8 +70,12 @@ def parent_spec(order: ClientOrder, now: float) -> ParentSpec:
 
 
 class AlgoRun:
-    def __init__(self, order: ClientOrder, manager: "OrderManager", scheduler: BaseScheduler):
+    def __init__(self, order: ClientOrder, manager: "OrderManager", scheduler: BaseScheduler,
+                 base_filled: Decimal = ZERO):
         self.order = order
+        # filled before this scheduler took over (a resumed parent): the scheduler's quantities
+        # are the parent's minus this
+        self.base_filled = base_filled
         self.manager = manager
         self.scheduler = scheduler
         self._timer: asyncio.TimerHandle | None = None
@@ -75,11 +84,13 @@ class AlgoRun:
 
     @classmethod
     def build(cls, order: ClientOrder, manager: "OrderManager",
-              inputs: "AlgoInputs | AlgoSettings | None" = None) -> "AlgoRun":
+              inputs: "AlgoInputs | AlgoSettings | None" = None, *,
+              resume: bool = False) -> "AlgoRun":
         """The scheduler for ``order``, with the volume profile (VWAP) and impact parameters
-        (ARRIVAL) that ``inputs`` provides (plain AlgoSettings: neither)."""
+        (ARRIVAL) that ``inputs`` provides (plain AlgoSettings: neither). ``resume``: for
+        what is left of a parent after a restart (see :func:`parent_spec`)."""
         now = manager.clock.now()
-        spec = parent_spec(order, now)
+        spec = parent_spec(order, now, resume=resume)
         instrument = manager.market.instrument(order.symbol)
         settings, profile, impact = inputs, None, None
         if isinstance(inputs, AlgoInputs):
@@ -88,9 +99,10 @@ class AlgoRun:
                 profile = inputs.volume_profile(order.symbol, manager.market)
             if spec.strategy is Strategy.ARRIVAL:
                 impact = inputs.impact(order.symbol, order.side, manager.market)
-        scheduler = make_scheduler(spec, instrument, rng_seed=order.order_id, settings=settings,
+        seed = f"{order.order_id}-resume-{order.cum_qty}" if resume else order.order_id
+        scheduler = make_scheduler(spec, instrument, rng_seed=seed, settings=settings,
                                    volume_profile=profile, impact=impact)
-        return cls(order, manager, scheduler)
+        return cls(order, manager, scheduler, order.cum_qty if resume else ZERO)
 
     # -- lifecycle called by the manager ---------------------------------------------------------
 
@@ -112,7 +124,11 @@ class AlgoRun:
         pause = (req.param("Pause") or "").strip().upper()
         if pause and pause not in ("Y", "N"):
             raise ValueError(f"StrategyParameter Pause: expected Y or N, got '{pause}'")
-        self._run(self.scheduler.on_replace(now, self._snapshot(now), quantity=req.quantity,
+        quantity = req.quantity - self.base_filled if req.quantity is not None else None
+        if quantity is not None and quantity <= 0:
+            raise ValueError(f"OrderQty(38)={req.quantity} is not above the filled "
+                             f"{self.order.cum_qty}")
+        self._run(self.scheduler.on_replace(now, self._snapshot(now), quantity=quantity,
                                             limit_price=req.price, end=req.expire_time))
         if pause == "Y":
             self._run(self.scheduler.pause(now))

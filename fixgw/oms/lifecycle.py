@@ -67,14 +67,19 @@ class OrderLifecycle:
         if order.terminal:
             return
         rt = self.runtime[order.order_id]
-        if rt.routing:
+        if rt.routing or rt.reconciling:
             return
         if any(not self._settled(c) for c in order.children.values()):
+            return
+        if rt.resume_algo and rt.algo is None and rt.closing is None \
+                and order.status is not OrdStatus.PENDING_CANCEL:
+            rt.resume_algo = False
+            self._resume_algo(order)
             return
         if rt.algo is not None and not rt.algo.done:
             return
         if order.status is OrdStatus.PENDING_REPLACE and order.pending_replace is not None \
-                and rt.algo is None:
+                and rt.algo is None and not order.is_algo:
             if rt.closing is not None:
                 # expired (or mass-cancelled) while the replace was pending: the replace is
                 # refused, then the order ends as the closing event says
@@ -166,6 +171,55 @@ class OrderLifecycle:
         else:
             self._report(order, ExecType.CANCELED, text=text)
         self._cleanup(order)
+
+    def _resume_algo(self, order: ClientOrder) -> None:
+        """Restart: the parent's old children are settled; a new scheduler works what is left
+        (quantity = leaves, start = now, the same end time, limit and parameters). Past its
+        end time the parent expires (DoneForDay for a Day order) instead."""
+        rt = self.runtime[order.order_id]
+        if order.status is OrdStatus.PENDING_REPLACE and order.pending_replace is not None:
+            self._apply_replace_terms(order)       # a replace that arrived while resuming
+        now = self.clock.now()
+        if order.leaves_qty <= 0:
+            return
+        if order.expire_time is not None and order.expire_time <= now:
+            event = OrderEvent.DONE_FOR_DAY if order.tif is TimeInForce.DAY else OrderEvent.EXPIRE
+            self._close(order, event, "algo end time passed while the gateway was down: "
+                                      "remainder not executed")
+            return
+        try:
+            run = self.algo_factory(order, self, resume=True)
+        except Exception as e:
+            log.exception("algo %s could not resume", order.order_id)
+            self._close(order, OrderEvent.CANCELED,
+                        f"algo parent canceled: could not resume after a restart "
+                        f"({type(e).__name__}: {e})")
+            return
+        rt.algo = run
+        log.info("algo %s resumed after restart: %s left until %s", order.order_id,
+                 order.leaves_qty, order.expire_time)
+        try:
+            run.start()
+        except Exception as e:
+            log.exception("algo %s failed to resume", order.order_id)
+            self._close(order, OrderEvent.CANCELED,
+                        f"algo failed to resume: {type(e).__name__}: {e}")
+
+    def _apply_replace_terms(self, order: ClientOrder) -> None:
+        """Make a pending replace effective (quantity, price, TIF, ExpireTime): Replaced."""
+        req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]
+        orig = order.cl_ord_id
+        order.quantity = req.quantity
+        if req.price is not None:
+            order.price = req.price
+        if req.tif is not None:
+            order.tif = req.tif
+        if req.expire_time is not None:
+            order.expire_time = req.expire_time
+        order.orig_cl_ord_id, order.cl_ord_id = orig, req.cl_ord_id
+        order.pending_cl_ord_id, order.pending_replace = None, None
+        self._apply(order, OrderEvent.REPLACED)
+        self._report(order, ExecType.REPLACED, cl_ord_id=req.cl_ord_id, orig_cl_ord_id=orig)
 
     def _finish_dma_replace(self, order: ClientOrder) -> None:
         req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]

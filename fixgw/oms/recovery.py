@@ -9,9 +9,10 @@ which books each trade exactly once (the journal's (venue, trade id) key) and re
 the fills missed while down. Nothing is ever re-sent: the same client order ids would be refused
 as duplicates by a venue anyway.
 
-Algo parents cannot resume their scheduler's private state, so after a restart their remainder
-is canceled (reported upstream with a Text saying why); DMA orders continue (resting children
-keep working at their venues).
+Algo parents resume: their scheduler's private state is not journaled, so the old children are
+canceled and, once they are settled, a new scheduler works the leaves quantity from now to the
+same end time, limit and parameters (an end time already past expires the parent); DMA orders
+continue (resting children keep working at their venues).
 """
 from __future__ import annotations
 
@@ -28,6 +29,21 @@ log = logging.getLogger(__name__)
 async def reconcile(manager, orders: list[ClientOrder]) -> dict[str, int]:
     stats = {"orders": len(orders), "children_checked": 0, "never_sent": 0, "fills_replayed": 0}
     by_venue_symbol: dict[tuple[str, str], int] = {}
+    for order in orders:
+        # no order completes on a partial picture (e.g. an algo parent taken for a DMA order
+        # whose children all ended, or resumed before its missed fills are booked)
+        manager.runtime[order.order_id].reconciling = True
+    try:
+        await _reconcile_children(manager, orders, stats, by_venue_symbol)
+    finally:
+        for order in orders:
+            manager.runtime[order.order_id].reconciling = False
+    _resume(manager, orders)
+    log.info("reconciliation: %s", stats)
+    return stats
+
+
+async def _reconcile_children(manager, orders, stats, by_venue_symbol) -> None:
     for order in orders:
         for child in list(order.children.values()):
             if child.state is ChildState.REJECTED or (child.state.done
@@ -87,16 +103,35 @@ async def reconcile(manager, orders: list[ClientOrder]) -> dict[str, int]:
                 continue
             manager._apply_fill(child, fill)
             stats["fills_replayed"] += 1
+
+
+def _resume(manager, orders: list[ClientOrder]) -> None:
+    """Every open order continues as its state says (children and fills now reconciled)."""
     for order in orders:
         if order.terminal:
             continue
         rt = manager.runtime[order.order_id]
+        if order.is_algo and order.status is OrdStatus.PENDING_REPLACE:
+            # the replace's details were not journaled: refuse it, the parent resumes as it was
+            new_id = order.pending_cl_ord_id
+            order.pending_cl_ord_id = None
+            manager._apply(order, OrderEvent.REPLACE_REFUSED)
+            if new_id:
+                manager._cancel_reject(order.session_key, order, new_id, order.cl_ord_id,
+                                       m.CxlRejResponseTo.REPLACE, m.CxlRejReason.OTHER,
+                                       "replace lost: the gateway restarted before it completed")
         if order.is_algo:
-            rt.closing = OrderEvent.CANCELED
-            rt.closing_text = "algo parent canceled: the gateway restarted while it worked"
-            if order.status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
-                manager._apply(order, OrderEvent.CANCEL_REQUESTED)
-                manager._report(order, ExecType.PENDING_CANCEL, text=rt.closing_text)
+            # the old scheduler's children are pulled; once they are settled a new scheduler
+            # works the remainder to the same end time (lifecycle._resume_algo), or the parent
+            # expires if that end has passed; a cancel requested before the crash completes
+            if order.status is OrdStatus.PENDING_NEW:
+                manager._apply(order, OrderEvent.ACCEPT)
+                manager._report(order, ExecType.NEW)
+            if order.status is not OrdStatus.PENDING_CANCEL:
+                rt.resume_algo = manager.algo_factory is not None
+                if not rt.resume_algo:
+                    rt.closing = OrderEvent.CANCELED
+                    rt.closing_text = "algo parent canceled: no algo engine after the restart"
             for child in order.open_children():
                 manager._request_child_cancel(child)
         elif order.status is OrdStatus.PENDING_REPLACE:
@@ -122,6 +157,4 @@ async def reconcile(manager, orders: list[ClientOrder]) -> dict[str, int]:
             manager._apply(order, OrderEvent.ACCEPT)
             manager._report(order, ExecType.NEW)
         manager._maybe_complete(order)
-    log.info("reconciliation: %s", stats)
-    return stats
 

@@ -63,6 +63,8 @@ class OrderRuntime:
     routing: bool = False                 # a routing task is placing children right now
     reroute: bool = False                 # restart: children that never left us are re-routed
     algo: object | None = None            # fixgw.oms.algo_host.AlgoRun
+    reconciling: bool = False             # restart: no completion decisions until reconciled
+    resume_algo: bool = False             # restart: rebuild the scheduler once old children settle
     resweeps: int = 0                     # immediate orders: re-routes of a remainder so far
     last_route_placed: bool = True        # the last routing placed at least one child
 

@@ -88,7 +88,8 @@ class GatewayService:
         self.manager = OrderManager(
             journal=self.journal, clock=ctx.clock, venues={}, router=None, market=None,
             config=config.oms, risk=self.risk, drop_copy=self.drop_copy,
-            algo_factory=lambda order, mgr: AlgoRun.build(order, mgr, self.algo_inputs),
+            algo_factory=lambda order, mgr, **kw: AlgoRun.build(order, mgr, self.algo_inputs,
+                                                                 **kw),
             tca=OmsTca(TcaStore(ctx.database_path)),
             crash_at=os.environ.get("FIXGW_CRASH_AT") or None)
         self.application = DropCopyGuard(_LateBoundApplication(self.manager))
