@@ -118,6 +118,42 @@ def _tag_number(text: str) -> int:
     return int(text)
 
 
+# Length field -> the data field whose value it measures (FIX 4.4). A data value may contain
+# SOH, so it is cut by length, not by the next SOH.
+DATA_FIELDS: dict[int, int] = {90: 91, 93: 89, 95: 96, 212: 213, 348: 349, 350: 351, 352: 353,
+                               354: 355, 356: 357, 358: 359, 360: 361, 362: 363, 364: 365,
+                               445: 446, 618: 619, 621: 622}
+_DATA_LENGTH_TAGS = frozenset(DATA_FIELDS)
+
+
+def _parse_sequential(text: str) -> list[tuple[int, str]]:
+    """Field by field, honouring length-prefixed data fields (the slow, exact path)."""
+    fields: list[tuple[int, str]] = []
+    pos = 0
+    n = len(text)
+    data_tag = data_len = None
+    while pos < n:
+        eq = text.find("=", pos)
+        soh = text.find(SOH, pos)
+        if eq < 0 or (0 <= soh < eq):
+            raise GarbledMessage(f"field without '=': {text[pos:pos + 20]!r}")
+        tag = _tag_number(text[pos:eq])
+        if tag == data_tag and data_len is not None:
+            end = eq + 1 + data_len
+            if end >= n or text[end] != SOH:
+                raise GarbledMessage(f"data field {tag} does not match its length {data_len}")
+        else:
+            end = text.find(SOH, eq + 1)
+            if end < 0:
+                raise GarbledMessage("last field not terminated")
+        value = text[eq + 1:end]
+        fields.append((tag, value))
+        data_tag = DATA_FIELDS.get(tag)
+        data_len = int(value) if data_tag is not None and value.isdigit() else None
+        pos = end + 1
+    return fields
+
+
 def parse(raw: bytes) -> FixMessage:
     """Check BodyLength, CheckSum and the 8/9/35 order, and split ``raw`` into fields.
 
@@ -135,21 +171,18 @@ def parse(raw: bytes) -> FixMessage:
     checksum_txt = raw[k + 4:-1]
     if not checksum_txt.isdigit() or int(checksum_txt) != sum(raw[:k + 1]) & 255:
         raise GarbledMessage("CheckSum does not match")
-    parts = raw.decode("latin-1").split(SOH)
+    text = raw.decode("latin-1")
+    parts = text.split(SOH)
     parts.pop()  # empty piece after the final SOH
     cache = _TAG_CACHE
     try:
-        # fast path: every tag already known, every piece has '='
+        # fast path: every tag already known, every piece has '=', no length-prefixed data
         fields = [(cache[t], v) for t, sep, v in [p.partition("=") for p in parts] if sep]
-        if len(fields) != len(parts):
+        if len(fields) != len(parts) or not _DATA_LENGTH_TAGS.isdisjoint(
+                [f[0] for f in fields]):
             raise KeyError
     except KeyError:
-        fields = []
-        for part in parts:
-            tag_text, sep, value = part.partition("=")
-            if not sep:
-                raise GarbledMessage(f"field without '=': {part[:20]!r}") from None
-            fields.append((_tag_number(tag_text), value))
+        fields = _parse_sequential(text)
     if len(fields) < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
         raise GarbledMessage("BeginString, BodyLength, MsgType are not the first three fields")
     return FixMessage(tuple(fields), raw)

@@ -89,3 +89,12 @@ def test_printable_masks_passwords():
     raw = encode("FIX.4.4", "A", HDR, [(98, "0"), (108, "30"), (553, "u"), (554, "s3cret")])
     text = printable(raw, (554,))
     assert "s3cret" not in text and "554=***" in text and "553=u" in text
+
+
+def test_length_prefixed_data_may_contain_soh():
+    raw = encode("FIX.4.4", "A", HDR, [(95, "6"), (96, "ab\x01c=d"), (98, "0"), (108, "30")])
+    m = parse(raw)
+    assert m.get(96) == "ab\x01c=d" and m.get(98) == "0" and m.get(108) == "30"
+    bad = encode("FIX.4.4", "A", HDR, [(95, "3"), (96, "ab\x01c=d"), (98, "0"), (108, "30")])
+    with pytest.raises(GarbledMessage):
+        parse(bad)
