@@ -118,12 +118,13 @@ class _FieldCheck:
 
 class _Group:
     """A parsed group: its count field value and entries (lists of (tag, value))."""
-    __slots__ = ("tag", "count", "entries", "gdef")
+    __slots__ = ("tag", "count", "entries", "nested", "gdef")
 
     def __init__(self, tag: int, count: str, gdef: GroupDef) -> None:
         self.tag = tag
         self.count = count
         self.entries: list[list[tuple[int, str]]] = []
+        self.nested: list[dict[int, _Group]] = []   # per entry: nested count tag -> group
         self.gdef = gdef
 
 
@@ -269,10 +270,13 @@ class Validator:
             rejection = self._iterate(body, mdef, groups)
         if rejection is None:
             for g in groups:
-                for entry in g.entries:
+                for entry, nested in zip(g.entries, g.nested):
                     rejection = self._iterate(sorted(entry, key=_tag_of), None, ())
                     if rejection is not None:
                         return rejection
+                    for tag, inner in nested.items():
+                        if not _is_int(inner.count) or int(inner.count) != len(inner.entries):
+                            return Rejection(R.INCORRECT_NUMINGROUP_COUNT, tag)
         return rejection
 
     def _parse_group(self, fields: Sequence[tuple[int, str]], i: int, count_field: tuple[int, str],
@@ -293,12 +297,15 @@ class Validator:
                 entry = []
                 seen = set()
                 group.entries.append(entry)
+                group.nested.append({})
             entry.append(f)
             seen.add(tag)
             i += 1
             nested = gdef.groups.get(tag)
             if nested is not None:
+                before = len(out)
                 i = self._parse_group(fields, i, f, nested, out)
+                group.nested[-1][tag] = out[before]
         return i
 
     def _iterate(self, fields: list[tuple[int, str]], mdef: MessageDef | None,

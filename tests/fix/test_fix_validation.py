@@ -65,6 +65,9 @@ def test_each_reject_reason(dictionary):
     assert check(dictionary, "D", NOS + "|386=3|336=A|336=B") == (16, 386)
     assert check(dictionary, "D", NOS + "|957=1|958=a|959=1|960=1|958=b") == (16, 957)
     assert check(dictionary, "*", "") == (11, None)
+    parties = "|453=1|448=P1|447=D|452=1|802={n}|523=a|803=1"
+    assert check(dictionary, "D", NOS + parties.format(n=1)) is None
+    assert check(dictionary, "D", NOS + parties.format(n=2)) == (16, 802)   # nested group
     assert check(dictionary, "d", "320=a|322=b|323=6|454=0") is None
 
 
