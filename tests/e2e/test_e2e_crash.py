@@ -137,3 +137,43 @@ def test_crash_and_restart_loses_and_doubles_nothing(state, crash_at):
     assert abs(final.avg_px - notional / 2) <= Decimal("1e-9")
     children = journal.children(order.order_id)
     assert len({c.client_order_id for c in children}) == len(children)
+
+
+def test_algo_parent_resumes_after_a_crash(state):
+    """A TWAP parent whose gateway dies right after its first child reached a venue keeps
+    working after the restart (not canceled) and ends Filled with exactly the venues' fills."""
+    from fixgw.domain import Strategy, TimeInForce
+    config = write_config(state)
+    seq = state / "client.seq.json"
+    gw = GatewayProcess(config, "after_child_sent")
+    try:
+        c = OrderClient("127.0.0.1", gw.port, reset_on_logon=False, seq_file=seq)
+        c.logon()
+        now = time.time()
+        c.new_order("ALGO-1", "BTC/USDT", Side.BUY, "0.3", price=Decimal("61000"),
+                    tif=TimeInForce.GTD, strategy=Strategy.TWAP, effective_time=now,
+                    expire_time=now + 25)
+        assert gw.wait_killed() == -signal.SIGKILL
+        c.fix.close()
+        before = c.reports("ALGO-1")
+    finally:
+        gw.stop()
+    gw = GatewayProcess(config)
+    try:
+        c = OrderClient("127.0.0.1", gw.port, reset_on_logon=False, seq_file=seq)
+        c.logon()
+        final = c.wait_done("ALGO-1", timeout=45)
+        reports = before + c.reports("ALGO-1")
+        assert final is not None and final.ord_status is OrdStatus.FILLED, reports
+        assert not [r for r in reports if r.exec_type in (ExecType.CANCELED,
+                                                          ExecType.PENDING_CANCEL)]
+        trades = {r.exec_id: r for r in reports if r.exec_type is ExecType.TRADE}
+        assert sum((t.last_qty for t in trades.values()), Decimal(0)) == Decimal("0.3")
+        c.logout()
+    finally:
+        gw.stop()
+    journal = Journal(state / "fixgw.db", readonly=True)
+    (order,) = [o for o in journal.orders() if o.cl_ord_id == "ALGO-1"]
+    fills = journal.fills(order.order_id)
+    assert sum((f.quantity for f in fills), Decimal(0)) == Decimal("0.3") == order.cum_qty
+    assert {f.exec_id for f in fills} == set(trades)
