@@ -99,9 +99,10 @@ class FixConnection(asyncio.Protocol):
             self._pump.request()
             self.abort()
             return
-        if core.has_output or core.next_deadline() is None:
-            self._pump.request()
-        else:
+        # Always end the turn with the pump: even input that produced no output (a Heartbeat,
+        # an order the application answers later) moved a sequence number to commit.
+        self._pump.request()
+        if not core.has_output:
             self._arm()
         transport = self._transport
         if transport is None:

@@ -172,3 +172,21 @@ def test_sigkill_under_load_never_reuses_a_sequence_number(tmp_path):
             assert resent.get(seq) == clordid, f"seq {seq} was {clordid}, resent {resent.get(seq)}"
     finally:
         gw.kill()
+
+
+def test_input_without_reply_is_committed_in_the_same_turn(gateway):
+    import sqlite3
+    import time
+    c = Client(gateway.port, "B", "FIXGW")
+    assert c.logon()[35] == "A"
+    for _ in range(3):
+        c.send("0")                                    # Heartbeats: no reply, seq moves
+    db = sqlite3.connect(gateway.workdir / "state" / "fixgw.db")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        row = db.execute("SELECT next_target FROM fix_session WHERE session_key=?",
+                         ("FIX.4.4:FIXGW->B",)).fetchone()
+        if row and row[0] == 5:
+            break
+        time.sleep(0.05)
+    assert row == (5,)
