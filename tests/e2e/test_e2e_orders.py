@@ -457,3 +457,63 @@ def test_venue_stream_outage_mid_order_fills_reported_once(gw, client):
     assert quantities.count(D("0.25")) == 1 and quantities.count(D("0.35")) == 1
     assert len({t.exec_id for t in trades}) == len(trades)
     assert done.cum_qty == sum(quantities, D(0)) and done.ord_status is OrdStatus.CANCELED
+
+
+def test_algo_inputs_reach_the_schedulers(gw, client):
+    """Against the embedded venues: ARRIVAL is planned with the simulator's own Almgren-Chriss
+    parameters (pooled over the venues listing the symbol), and a marketable ICEBERG display
+    takes what is at its limit and rests the rest there (GTC at exactly the limit)."""
+    from fixgw.algo.almgren_chriss import ACParams
+    from fixgw.domain import Strategy, Urgency
+    from fixgw.sim.market_config import load_sim_config
+    from fixgw.sim.market_params import AlmgrenChrissParams
+    now = time.time()
+    mid = book(gw, "BTC/USDT").mid()
+    arrival = cl("AR")
+    client.new_order(arrival, "BTC/USDT", Side.BUY, "0.05", price=(mid * D("1.003")).quantize(D("0.1")),
+                     tif=TimeInForce.GTD, strategy=Strategy.ARRIVAL, urgency=Urgency.HIGH,
+                     effective_time=now, expire_time=now + 6)
+    client.wait_report(arrival, lambda r: r.exec_type is ExecType.NEW)
+
+    def impact_of(cl_ord_id):
+        mgr = gw.service.manager
+        order = next(o for o in mgr.orders.values() if o.cl_ord_id == cl_ord_id)
+        return mgr.runtime[order.order_id].algo.scheduler.impact
+    impact = gw.call(lambda: impact_of(arrival))
+    sim = load_sim_config(gw.service.config.simulator_config_path)
+    factory = sim.model_factory()
+    expected = ACParams.from_model(AlmgrenChrissParams.pooled(
+        [factory.params_for(v).almgren_chriss("BTC/USDT", mid) for v in sim.venues
+         if v.name in gw.service.adapters]))
+    assert impact is not None
+    assert impact.eta == pytest.approx(expected.eta) and impact.gamma == expected.gamma
+    assert impact.resilience_rate == expected.resilience_rate > 0
+
+    eth = book(gw, "ETH/USDT")
+    limit = eth.best_ask()
+    ice = cl("ICE")
+    client.new_order(ice, "ETH/USDT", Side.BUY, "20", price=limit, tif=TimeInForce.GTC,
+                     strategy=Strategy.ICEBERG, max_floor=D("20"))
+    client.wait_report(ice, lambda r: r.exec_type is ExecType.NEW)
+
+    def children_of(cl_ord_id):
+        mgr = gw.service.manager
+        order = next(o for o in mgr.orders.values() if o.cl_ord_id == cl_ord_id)
+        return [(c.tif, c.price, c.quantity, c.post_only) for c in order.children.values()]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        kids = gw.call(lambda: children_of(ice))
+        if any(tif is TimeInForce.GTC for tif, *_ in kids):
+            break
+        time.sleep(0.05)
+    resting = [k for k in kids if k[0] is TimeInForce.GTC]
+    assert resting and all(price == limit and not post_only for _, price, _, post_only in resting)
+    assert sum(q for *_, q, _ in kids) == D(20)
+    cancel = cl("ICEX")
+    client.cancel(cancel, ice, "ETH/USDT", Side.BUY)
+    final = client.wait_done(cancel, timeout=15)
+    assert final is not None and final.ord_status in (OrdStatus.CANCELED, OrdStatus.FILLED), \
+        [(r.exec_type, r.ord_status, r.cum_qty, r.text) for r in client.reports(cancel)]
+    assert all(t.last_px <= limit for t in client.reports(ice) if t.exec_type is ExecType.TRADE)
+    done = client.wait_done(arrival, timeout=20)
+    assert done is not None and done.strategy_performance is not None
