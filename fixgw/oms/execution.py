@@ -390,7 +390,37 @@ class VenueExecution:
         if rt.algo is not None and crt.slice_id is not None and self._settled(child):
             if all(self._settled(c) for c in self.slice_children(order, crt.slice_id)):
                 rt.algo.slice_done(crt.slice_id)
+        if child.tif is TimeInForce.IOC and self._settled(child):
+            self._rest_unworked(order)
         self._maybe_complete(order)
+
+    def _rest_unworked(self, order: ClientOrder) -> None:
+        """A resting DMA limit order (Day/GTC/GTD) whose taking IOC child came back short
+        because the book moved: the quantity no child works any more is routed again (what is
+        marketable is taken, the rest rests at the limit), a bounded number of times."""
+        from fixgw.oms.lifecycle import MAX_RESWEEPS
+        rt = self.runtime[order.order_id]
+        if order.is_algo or order.ord_type is not OrdType.LIMIT or order.tif not in (
+                TimeInForce.DAY, TimeInForce.GTC, TimeInForce.GTD):
+            return
+        if order.status not in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED) or rt.routing \
+                or rt.reconciling or rt.closing is not None or rt.resweeps >= MAX_RESWEEPS:
+            return
+        working = Decimal(0)
+        for c in order.children.values():
+            booked_or_reported = max(c.filled, self.child_rt[c.client_order_id].venue_filled)
+            if not c.state.done:
+                working += c.quantity - c.filled
+            elif booked_or_reported > c.filled:
+                working += booked_or_reported - c.filled      # fills still on their way
+        unworked = order.leaves_qty - working
+        if unworked <= 0 or not any(not c.state.done for c in order.children.values()):
+            return   # nothing left over, or nothing rests: _maybe_complete decides
+        rt.resweeps += 1
+        rt.routing = True     # until the routing task runs: no second re-route, no completion
+        log.info("%s: routing %s again that the book no longer offered (attempt %d/%d)",
+                 order.order_id, unworked, rt.resweeps, MAX_RESWEEPS)
+        self._spawn(self._route(order, unworked))
 
     async def _chase_fills(self, child: ChildOrder, delay: float = 0.5) -> None:
         """Recover fills the stream has not delivered (REST), then book them once."""

@@ -132,11 +132,15 @@ class OrderLifecycle:
                          text=order.text)
 
     def _may_resweep(self, order: ClientOrder, rt) -> bool:
-        """An immediate DMA order (market, or limit IOC) whose children all ended at their
-        venues without a refusal, after the last routing placed something: worth another
-        sweep, a bounded number of times. Fill-or-kill never (all or nothing was decided)."""
+        """A DMA order whose children all ended at their venues without a refusal, after the
+        last routing placed something: a market or limit IOC order (the book moved under its
+        IOC children), or a resting limit order whose children were all taking IOCs that came
+        back short: worth another routing, a bounded number of times. Fill-or-kill never
+        (all or nothing was decided)."""
         immediate = order.ord_type is OrdType.MARKET or order.tif is TimeInForce.IOC
-        if not immediate or order.tif is TimeInForce.FOK or order.is_algo:
+        resting = order.ord_type is OrdType.LIMIT and order.tif in (
+            TimeInForce.DAY, TimeInForce.GTC, TimeInForce.GTD)
+        if not (immediate or resting) or order.tif is TimeInForce.FOK or order.is_algo:
             return False
         if rt.resweeps >= MAX_RESWEEPS or not rt.last_route_placed or rt.venue_error_kinds:
             return False

@@ -242,3 +242,27 @@ def test_market_order_resweeps_a_bounded_number_of_times(tmp_path):
         last = s.ers()[-1]
         assert last[150] == "4" and D(last[14]) == D("0.4")
     asyncio.run(t())
+
+
+def test_resting_limit_order_routes_again_what_its_short_ioc_left(tmp_path):
+    """GTC buy 2 @ 100.5 (harness: a asks 1 @ 100): an IOC of 1 at a and 1 resting. The IOC
+    fills 0.4 and expires: the 0.6 nobody works any more is routed again, not forgotten."""
+    async def t():
+        venues = {"a": HarnessVenue("a")}
+        oms = OrderManager(journal=Journal(tmp_path / "db"), clock=LiveClock(), venues=venues,
+                           router=SmartOrderRouter(), market=HarnessMarket(venues))
+        s = HarnessSession()
+        oms.on_create(s)
+        oms.on_message(s, nos("L1", "2", "100.5", tif="1"))
+        await settle()
+        ioc = [r for r in venues["a"].submits if r.tif is TimeInForce.IOC]
+        rest = [r for r in venues["a"].submits if r.tif is TimeInForce.GTC]
+        assert [r.quantity for r in ioc] == [D(1)] and [r.quantity for r in rest] == [D(1)]
+        venues["a"].fill(ioc[0], D("0.4"), D(100))
+        _expire(venues["a"], ioc[0])
+        await settle()
+        again = [r for r in venues["a"].submits if r not in ioc + rest]
+        assert sum(r.quantity for r in again) == D("0.6")
+        assert all(r.price == D("100.5") for r in again)
+        assert s.ers()[-1][39] == "1" and D(s.ers()[-1][151]) == D("1.6")
+    asyncio.run(t())
