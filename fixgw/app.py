@@ -187,7 +187,7 @@ class Gateway:
         try:
             await self.service.stop()
         finally:
-            self.pump.flush()
+            self.pump.flush_all()
             self.store.close()
             self.log_writer.close()
             for msg_log in self.logs:

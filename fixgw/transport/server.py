@@ -6,7 +6,7 @@ when the core asks (inbound rate limit).
 
 Output is batched per event-loop turn by :class:`OutputPump`: whatever the cores produced in a
 turn (replies to input, ``SessionHandle.send`` calls, timers) is written after **one** store
-commit, and the message logs are flushed once after that. The commit comes *before* the bytes
+commit; the message logs follow at most 50 ms later, from a writer thread. The commit comes *before* the bytes
 go to the sockets, so nothing a counterparty has received can be lost or renumbered by a crash.
 """
 from __future__ import annotations
@@ -26,10 +26,13 @@ log = logging.getLogger("fixgw.transport")
 class OutputPump:
     """Commits the store, writes every connection's pending output, then flushes the logs."""
 
+    LOG_INTERVAL_S = 0.05
+
     def __init__(self, commit: Callable[[], None], flush_logs: Callable[[], None]) -> None:
         self._commit = commit
         self._flush_logs = flush_logs
         self._scheduled = False
+        self._log_flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connections: set["FixConnection"] = set()
 
@@ -53,7 +56,20 @@ class OutputPump:
             raise
         for conn in list(self.connections):
             conn.write_pending()
-        self._flush_logs()   # after the sockets: the log is not on the reply's latency path
+        # The message log is not on a reply's path: it is handed to its writer thread at most
+        # every LOG_INTERVAL_S, so that thread wakes 20 times a second, not once per message.
+        if not self._log_flush_scheduled and self._loop is not None:
+            self._log_flush_scheduled = True
+            self._loop.call_later(self.LOG_INTERVAL_S, self._flush_logs_now)
+
+    def _flush_logs_now(self) -> None:
+        self._log_flush_scheduled = False
+        self._flush_logs()
+
+    def flush_all(self) -> None:
+        """Commit, write, and flush the logs now (shutdown)."""
+        self.flush()
+        self._flush_logs()
 
 
 class FixConnection(asyncio.Protocol):
