@@ -54,7 +54,7 @@ def parse_algo_config(raw: Mapping[str, Any] | None, where: str = "algos") -> Al
                     raise ValueError(str(e) if str(u).upper() in Urgency.__members__
                                      else f"{name}: unknown urgency {u!r}") from None
             changes[key] = table
-        elif key == "min_slices":
+        elif key in ("min_slices", "max_slices"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
             changes[key] = value

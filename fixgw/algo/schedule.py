@@ -73,9 +73,14 @@ class Schedule:
         return [(self.start, ZERO)] + list(zip(self.times, self.cumulative))
 
 
+def slice_count(start: float, end: float, slice_seconds: float, min_slices: int = 1) -> int:
+    """Number of points :func:`even_times` plans between ``start`` and ``end``."""
+    return max(1, min_slices, round((end - start) / slice_seconds))
+
+
 def even_times(start: float, end: float, slice_seconds: float, min_slices: int = 1) -> list[float]:
     """Due times of ``round((end-start)/slice_seconds)`` equal slices, at least ``min_slices``
     (a short order is still sliced, however long the configured slice)."""
-    n = max(1, min_slices, round((end - start) / slice_seconds))
+    n = slice_count(start, end, slice_seconds, min_slices)
     step = (end - start) / n
     return [start + step * (i + 1) for i in range(n - 1)] + [end]

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Sequence
 
 from fixgw.algo.base import BaseScheduler, ParentRejected
-from fixgw.algo.schedule import Schedule
+from fixgw.algo.schedule import Schedule, slice_count
 from fixgw.algo.types import (AlgoSettings, ChildStyle, Instrument, Intent, MarketSnapshot,
                               ParentSpec)
 from fixgw.domain import ZERO
@@ -34,9 +34,26 @@ class ScheduledAlgo(BaseScheduler):
         if parent.end is None:
             raise ParentRejected(f"ExpireTime(126) is required for TargetStrategy(847)="
                                  f"{parent.strategy.value}")
+        self._refuse_unbounded_plan(parent.start, parent.end)
         self.schedule: Schedule | None = None
         self._base = ZERO
         self.plans: list[Schedule] = []   # every plan made, for TCA schedule deviation / charts
+
+    def _refuse_unbounded_plan(self, start: float, end: float) -> None:
+        """A horizon is planned as one point per ``slice_seconds``: refuse one that would need
+        more than ``max_slices`` points rather than build (and walk) an unbounded plan."""
+        s = self.settings
+        n = slice_count(start, end, s.slice_seconds, s.min_slices)
+        if n > s.max_slices:
+            raise ParentRejected(
+                f"ExpireTime(126)={end} is {end - start:.0f}s after the start: {n} slices of "
+                f"{s.slice_seconds:g}s (min_slices {s.min_slices}) exceed max_slices {s.max_slices}")
+
+    def on_replace(self, now: float, market: MarketSnapshot, quantity: Decimal | None = None,
+                   limit_price: Decimal | None = None, end: float | None = None) -> list[Intent]:
+        if end is not None and end > now:
+            self._refuse_unbounded_plan(max(now, self.parent.start), end)
+        return super().on_replace(now, market, quantity, limit_price, end)
 
     @abstractmethod
     def curve(self, start: float, end: float, market: MarketSnapshot

@@ -159,12 +159,15 @@ class AlgoSettings:
         time between two crossing children (both at most 1/50 of the horizon).
     trace_seconds: spacing of the market/progress samples kept for TCA and charts (at most
         1/100 of the horizon, so that a short order still has a useful trace).
+    max_slices: most schedule points one plan may hold; a horizon (or min_slices) that would need
+        more is refused with ParentRejected, because every point is kept in memory and walked.
     passive_first: work the next slice passively at the touch before crossing (default); False
         crosses each slice when it falls due, exactly the execution Almgren-Chriss models.
     """
 
     slice_seconds: float = 30.0
     min_slices: int = 5
+    max_slices: int = 10_000
     timing_jitter: float = 0.2
     size_jitter: float = 0.2
     refresh_seconds: float = 15.0

@@ -16,6 +16,7 @@ def test_defaults_and_overrides():
                              "volume_profile": {"weights": [3, 1], "period_seconds": 600}})
     assert cfg.settings.slice_seconds == 10.0 and cfg.settings.cross_collar_bps == Decimal(25)
     assert cfg.settings.passive_first is False
+    assert parse_algo_config({"max_slices": 50}).settings.max_slices == 50
     assert cfg.settings.risk_aversion_bps[Urgency.HIGH] == 1.0
     assert cfg.settings.risk_aversion_bps[Urgency.LOW] == 0.001
     assert cfg.volume_profile.integral(0, 300) == 900.0
@@ -26,6 +27,7 @@ def test_defaults_and_overrides():
     ({"slice_seconds": -1}, r"algos.slice_seconds: must be"),
     ({"slice_seconds": "abc"}, r"algos.slice_seconds: expected a number, got 'abc'"),
     ({"timing_jitter": 0.7}, r"algos.timing_jitter: must be below 0.5"),
+    ({"max_slices": 0}, r"algos.max_slices: expected an integer >= 1, got 0"),
     ({"passive_first": "yes"}, r"algos.passive_first: expected true or false"),
     ({"risk_aversion_bps": {"EXTREME": 1}}, r"unknown urgency 'EXTREME'"),
     ({"volume_profile": {"weights": []}}, r"algos.volume_profile.weights"),

@@ -298,6 +298,31 @@ def test_curve_strategies_require_an_end_time():
         make_scheduler(parent(Strategy.TWAP, end=None), INSTR, 1)
 
 
+@pytest.mark.parametrize("strategy", CURVES)
+def test_a_horizon_needing_more_than_max_slices_is_refused_naming_expire_time(strategy):
+    settings = AlgoSettings(slice_seconds=30.0, max_slices=100)
+    make_scheduler(parent(strategy, end=30.0 * 100), INSTR, 1, settings)      # exactly the cap
+    with pytest.raises(ParentRejected, match=r"ExpireTime\(126\)=.*101 slices.*max_slices 100"):
+        make_scheduler(parent(strategy, end=30.0 * 101), INSTR, 1, settings)
+    # ten years at the default 30 s slices: refused by the scheduler itself, not left to the OMS
+    with pytest.raises(ParentRejected, match=r"ExpireTime\(126\)"):
+        make_scheduler(parent(strategy, end=10 * 365 * 86400.0), INSTR, 1)
+    with pytest.raises(ParentRejected, match=r"min_slices 1000"):
+        make_scheduler(parent(strategy), INSTR, 1, AlgoSettings(min_slices=1000, max_slices=100))
+
+
+def test_a_replace_extending_the_horizon_past_max_slices_is_refused_and_keeps_the_plan():
+    s = make_scheduler(parent(Strategy.TWAP), INSTR, 1, AlgoSettings(max_slices=100))
+    d = Driver(s)
+    d.start()
+    plan, end = s.schedule, s.end
+    with pytest.raises(ParentRejected, match=r"ExpireTime\(126\)"):
+        s.on_replace(d.now, d.market.snapshot(d.now), end=d.now + 30.0 * 1000)
+    assert s.schedule is plan and s.end == end
+    d.execute(s.on_replace(d.now, d.market.snapshot(d.now), end=d.now + 30.0 * 50))
+    assert s.end == d.now + 1500 and len(s.schedule.times) <= 100
+
+
 @pytest.mark.parametrize("impact", [None, ACParams(sigma=0.01, eta=0.05, gamma=0.0001,
                                                    epsilon=0.05)])
 def test_arrival_trajectory_is_front_loaded_more_with_urgency(impact):
