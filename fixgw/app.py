@@ -82,7 +82,7 @@ class Gateway:
         dictionaries: dict[tuple[Path, ...], DataDictionary] = {}
         self.logs: list[MessageLog] = []
         self.log_writer = LogWriter()
-        self.pump = OutputPump(self.store.commit, self._flush_logs)
+        self.pump = OutputPump(self.store.commit, self._flush_logs, self._format_logs)
         self.runtimes: dict[Any, SessionRuntime] = {}
         entries = []
         for sc in config.sessions:
@@ -109,6 +109,10 @@ class Gateway:
     def _flush_logs(self) -> None:
         for msg_log in self.logs:
             msg_log.flush()
+
+    def _format_logs(self) -> None:
+        for msg_log in self.logs:
+            msg_log.format()
 
     def _build_service(self) -> Service:
         ctx = ServiceContext(config=self.config.document, config_path=self.config.path,

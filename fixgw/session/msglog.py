@@ -1,8 +1,9 @@
 """Per-session message log: one human-readable file per session, both directions, timestamped.
 
-Entries are buffered in memory and formatted and written by :meth:`MessageLog.flush`, which
-the transport calls once per event-loop turn after the turn's socket writes, so logging costs
-one ``write`` per turn and nothing on a reply's latency path. Password(554) and NewPassword(925) are masked.
+Entries are buffered in memory, formatted once per event-loop turn *after* that turn's socket
+writes (:meth:`MessageLog.format`), and handed every 50 ms to one writer thread that does the
+file writes (:meth:`MessageLog.flush`): nothing on a reply's latency path, no disk stall on the
+event loop, and the writer thread barely needs the GIL. Password(554) and NewPassword(925) are masked.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _SECRET_MARKERS = tuple(f"\x01{t}=".encode() for t in SECRET_TAGS)
 
 
 class LogWriter:
-    """One background thread that formats and writes every session's log entries.
+    """One background thread that writes every session's already formatted log text.
 
     A ``write()`` that blocks on a busy disk (kernel dirty-page throttling) then stalls only
     this thread, never the event loop that answers the counterparties."""
@@ -28,17 +29,17 @@ class LogWriter:
         self._thread = threading.Thread(target=self._run, name="fixgw-msglog", daemon=True)
         self._thread.start()
 
-    def submit(self, log: "MessageLog", entries: list) -> None:
-        self._queue.put((log, entries))
+    def submit(self, log: "MessageLog", text: str) -> None:
+        self._queue.put((log, text))
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            log, entries = item
+            log, text = item
             try:
-                log.write_entries(entries)
+                log.write_text(text)   # the GIL is released during the write itself
             except OSError:
                 pass  # a full disk must not take the gateway down; the store is what counts
 
@@ -50,14 +51,15 @@ class LogWriter:
 class MessageLog:
     """The log of one session. ``None``-safe use: sessions without a log get :class:`NullLog`."""
 
-    __slots__ = ("path", "_entries", "_file", "_writer")
+    __slots__ = ("path", "_entries", "_chunks", "_file", "_writer")
 
     def __init__(self, path: Path, writer: LogWriter | None = None) -> None:
         self.path = path
         self._writer = writer
-        # (time, direction, raw message or event text, note); formatted at flush time, which
-        # the transport runs after the turn's socket writes: no formatting on the reply path.
+        # (time, direction, raw message or event text, note): formatted by format(), which the
+        # transport calls after each turn's socket writes, so never on a reply's latency path.
         self._entries: list[tuple[float, str, bytes | str, str]] = []
+        self._chunks: list[str] = []
         self._file: IO[str] | None = None
 
     def incoming(self, raw: bytes, now: float) -> None:
@@ -78,31 +80,40 @@ class MessageLog:
                 return printable(raw, SECRET_TAGS)
         return raw.decode("latin-1").replace("\x01", "|")
 
-    def flush(self) -> None:
-        """Hand the buffered entries to the writer thread (or write them now without one)."""
+    def format(self) -> None:
+        """Turn buffered entries into text (cheap; done on the event loop after the writes)."""
         if not self._entries:
             return
-        entries = self._entries
+        text = self._text
+        self._chunks.append("".join([f"{utc_timestamp(t)} {d} {text(m)}{note}\n"
+                                     for t, d, m, note in self._entries]))
         self._entries = []
-        if self._writer is not None:
-            self._writer.submit(self, entries)
-        else:
-            self.write_entries(entries)
 
-    def write_entries(self, entries: list) -> None:
+    def flush(self) -> None:
+        """Hand the formatted text to the writer thread (or write it now without one)."""
+        self.format()
+        if not self._chunks:
+            return
+        text = "".join(self._chunks)
+        self._chunks = []
+        if self._writer is not None:
+            self._writer.submit(self, text)
+        else:
+            self.write_text(text)
+
+    def write_text(self, text: str) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="latin-1")
-        text = self._text
-        self._file.write("".join([f"{utc_timestamp(t)} {d} {text(m)}{note}\n"
-                                  for t, d, m, note in entries]))
+        self._file.write(text)
         self._file.flush()
 
     def close(self) -> None:
         """Write what is buffered and close (call after the writer thread was closed)."""
-        if self._entries:
-            self.write_entries(self._entries)
-            self._entries = []
+        self.format()
+        if self._chunks:
+            self.write_text("".join(self._chunks))
+            self._chunks = []
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -118,6 +129,9 @@ class NullLog:
         pass
 
     def event(self, text: str, now: float) -> None:
+        pass
+
+    def format(self) -> None:
         pass
 
     def flush(self) -> None:

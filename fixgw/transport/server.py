@@ -28,9 +28,11 @@ class OutputPump:
 
     LOG_INTERVAL_S = 0.05
 
-    def __init__(self, commit: Callable[[], None], flush_logs: Callable[[], None]) -> None:
+    def __init__(self, commit: Callable[[], None], flush_logs: Callable[[], None],
+                 format_logs: Callable[[], None] = lambda: None) -> None:
         self._commit = commit
         self._flush_logs = flush_logs
+        self._format_logs = format_logs
         self._scheduled = False
         self._log_flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -56,8 +58,9 @@ class OutputPump:
             raise
         for conn in list(self.connections):
             conn.write_pending()
-        # The message log is not on a reply's path: it is handed to its writer thread at most
-        # every LOG_INTERVAL_S, so that thread wakes 20 times a second, not once per message.
+        # The message log is not on a reply's path: formatted now, after the writes, and handed
+        # to its writer thread every LOG_INTERVAL_S (20 wake-ups a second, not one per message).
+        self._format_logs()
         if not self._log_flush_scheduled and self._loop is not None:
             self._log_flush_scheduled = True
             self._loop.call_later(self.LOG_INTERVAL_S, self._flush_logs_now)
