@@ -57,14 +57,23 @@ class _BookState:
     pending: Any = None              # ccxt's live book, not yet copied into ``book``
     cached: BookSnapshot | None = None
 
-    def materialize(self, depth: int) -> BookSnapshot:
+    def materialize(self, depth: int) -> BookSnapshot | None:
         """Copy ccxt's book into ours only when someone looks (a feed can update hundreds
-        of times between two routing decisions), and snapshot once per change."""
+        of times between two routing decisions), and snapshot once per change. None when the
+        venue's levels are unusable (NaN, not numbers): the book is then marked resyncing,
+        so it leaves routing until the next update, instead of raising into the router."""
         if self.pending is not None:
             ob, self.pending = self.pending, None
-            self.book.replace(_levels(ob["bids"], depth), _levels(ob["asks"], depth),
-                              self.updated_at if self.updated_at is not None else 0.0)
+            try:
+                bids, asks = _levels(ob["bids"], depth), _levels(ob["asks"], depth)
+            except (ValueError, TypeError, LookupError) as exc:
+                self.resyncing = True
+                self.why = f"unusable levels from the venue: {str(exc)[:120]}"
+                return None
+            self.book.replace(bids, asks, self.updated_at if self.updated_at is not None else 0.0)
             self.cached = None
+        if self.resyncing and self.why.startswith("unusable"):
+            return None
         if self.cached is None or self.cached.sequence != self.book.sequence:
             self.cached = self.book.snapshot(depth)
         return self.cached
@@ -141,7 +150,10 @@ class MarketDataHub:
         st = self._books.get((venue, symbol))
         if st is None or st.updated_at is None:
             return None
-        return st.materialize(self.config.depth)
+        snap = st.materialize(self.config.depth)
+        if snap is None:
+            self._check((venue, symbol))
+        return snap
 
     def is_stale(self, venue: str, symbol: str) -> bool:
         return not self._is_fresh((venue, symbol))
@@ -151,9 +163,12 @@ class MarketDataHub:
         for (venue, sym), st in self._books.items():
             if sym != symbol:
                 continue
-            if self._is_fresh((venue, sym)):
-                quotes.append(VenueQuote(st.materialize(self.config.depth), self.fees(venue, symbol)))
+            snap = st.materialize(self.config.depth) if self._is_fresh((venue, sym)) else None
+            if snap is not None:
+                quotes.append(VenueQuote(snap, self.fees(venue, symbol)))
             else:
+                if st.updated_at is not None:
+                    self._check((venue, sym))   # logs an unusable book once
                 stale.append(venue)
         quotes.sort(key=lambda q: q.venue)
         return ConsolidatedBook(symbol, tuple(quotes), tuple(sorted(stale)))
@@ -201,7 +216,10 @@ class MarketDataHub:
         st.updated_at = self._wall.monotonic()
         st.pending = orderbook
         if st.resyncing or st.fresh is not True:
+            unusable = st.resyncing and st.why.startswith("unusable")
             st.resyncing = False
+            if unusable:   # still garbage? then stay out without logging a recovery
+                st.materialize(self.config.depth)
             self._check((venue, symbol))
 
     def mark_resyncing(self, venue: str, symbol: str, why: str) -> None:
@@ -283,8 +301,12 @@ class MarketDataHub:
             try:
                 trades = await ex.watch_trades(symbol)
                 for t in trades:
-                    qty = to_decimal_or_none(t.get("amount"))
-                    price = to_decimal_or_none(t.get("price"))
+                    try:
+                        qty = to_decimal_or_none(t.get("amount"))
+                        price = to_decimal_or_none(t.get("price"))
+                    except ValueError as exc:   # one bad print does not drop the batch
+                        self._log.debug("market data: %s %s trade skipped: %s", venue, symbol, exc)
+                        continue
                     if qty is None or price is None:
                         continue
                     ts = t.get("timestamp")

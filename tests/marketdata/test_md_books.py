@@ -132,3 +132,23 @@ def test_staleness_runs_on_the_wall_clock_not_scaled_market_time():
     assert not hub.is_stale("A", "BTC/USDT")
     wall.advance(2.0)
     assert hub.is_stale("A", "BTC/USDT")
+
+
+def test_a_garbage_ccxt_book_is_excluded_and_logged_not_raised_into_routing(caplog):
+    """ccxt's websocket book holds floats: a NaN/inf/non-number level from a misbehaving venue
+    must not raise out of consolidated() (the router's call), only take that venue out."""
+    clock = FakeClock()
+    hub = _hub(clock)
+    caplog.set_level(logging.WARNING, logger="fixgw.marketdata")
+    hub.feed_ccxt_book("A", "BTC/USDT", {"bids": [[99.9, 1.0]], "asks": [[100.1, 2.0]]})
+    hub.feed_ccxt_book("B", "BTC/USDT", {"bids": [[99.8, 1.0]], "asks": [[100.2, 1.0]]})
+    assert hub.book("A", "BTC/USDT").asks == ((D("100.1"), D("2.0")),)   # exact, via repr
+    for garbage in ([[float("nan"), 1.0]], [[100.0, float("inf")]], [["abc", 1.0]], [[100.0]]):
+        hub.feed_ccxt_book("A", "BTC/USDT", {"bids": garbage, "asks": [[100.1, 2.0]]})
+        cb = hub.consolidated("BTC/USDT")
+        assert [q.venue for q in cb.venues] == ["B"] and cb.stale == ("A",)
+        assert hub.is_stale("A", "BTC/USDT") and hub.mid("BTC/USDT") == D("100.0")
+    assert "A BTC/USDT book stale (unusable levels from the venue" in caplog.text
+    hub.feed_ccxt_book("A", "BTC/USDT", {"bids": [[99.95, 1.0]], "asks": [[100.1, 2.0]]})
+    assert [q.venue for q in hub.consolidated("BTC/USDT").venues] == ["A", "B"]
+    assert hub.book("A", "BTC/USDT").best_bid == D("99.95")
