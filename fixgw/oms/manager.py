@@ -227,10 +227,21 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         self.journal.claim_cl_ord_id(key, cl_ord_id, order_id)
 
     def _spawn(self, coro) -> asyncio.Task:
+        """Run ``coro`` in the background, keeping a reference (the loop only holds weak
+        ones) and logging an exception that escapes it, which would otherwise be lost."""
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("background task %s failed",
+                      getattr(task.get_coro(), "__qualname__", task.get_name()), exc_info=exc)
 
     def _wall_seconds(self, market_seconds: float) -> float:
         convert = getattr(self.clock, "wall_seconds", None)
