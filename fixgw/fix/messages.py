@@ -10,6 +10,7 @@ BusinessMessageReject otherwise). Encoders return the *body* fields in ascending
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -68,16 +69,29 @@ def format_decimal(value: Decimal) -> str:
     return text
 
 
+MAX_DECIMAL_CHARS = 40
+_FIX_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
 def parse_decimal(tag: int, value: str | None, *, positive: bool = False,
                   allow_zero: bool = True) -> Decimal:
+    """A FIX float field (digits, an optional leading '-' and one '.') as an exact Decimal.
+
+    Python's Decimal also takes exponents, underscores and surrounding blanks; those are
+    refused, so that ``1E+999999`` cannot become a million-digit number on the order path."""
     if value is None or value == "":
         raise FieldError(tag, value, "required")
+    if len(value) > MAX_DECIMAL_CHARS:
+        raise FieldError(tag, value[:MAX_DECIMAL_CHARS] + "...",
+                         f"too long (over {MAX_DECIMAL_CHARS} characters)")
     try:
         d = Decimal(value)
     except InvalidOperation:
         raise FieldError(tag, value, "not a number") from None
     if not d.is_finite():
         raise FieldError(tag, value, "not a finite number")
+    if not _FIX_DECIMAL.fullmatch(value):
+        raise FieldError(tag, value, "not a FIX decimal (digits, optional '-' and '.')")
     if positive and (d < 0 or (d == 0 and not allow_zero)):
         raise FieldError(tag, value, "must be greater than zero")
     if d < 0:
