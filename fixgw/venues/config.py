@@ -8,6 +8,7 @@ connects. ``repr()`` of :class:`Credentials` hides the values so they cannot rea
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -99,9 +100,27 @@ def _rate_limits(venue: str, name: str, value: Any, default: RateLimits) -> Rate
             kwargs[k] = float(v)
         except (TypeError, ValueError):
             raise VenueConfigError(f"venue {venue}: {name}.{k} must be a number, got {v!r}") from None
-        if kwargs[k] <= 0:
+        if not math.isfinite(kwargs[k]) or kwargs[k] <= 0:
             raise VenueConfigError(f"venue {venue}: {name}.{k} must be > 0, got {v!r}")
     return RateLimits(**{**{f: getattr(default, f) for f in known}, **kwargs})
+
+
+def _whole(venue: str, key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise VenueConfigError(f"venue {venue}: {key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _seconds(venue: str, key: str, value: Any, zero_ok: bool) -> float:
+    """A duration: finite, > 0 (or >= 0 when ``zero_ok``); a 0 poll period would spin."""
+    try:
+        v = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or v < 0 or (v == 0 and not zero_ok):
+        raise VenueConfigError(f"venue {venue}: {key} must be a number of seconds "
+                               f"{'>= 0' if zero_ok else '> 0'}, got {value!r}")
+    return v
 
 
 def _fees(venue: str, key: str, f: Any) -> VenueFees | None:
@@ -141,9 +160,11 @@ def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
     ws_url = raw.get("ws_url")
     if ws_url is not None and not str(ws_url).startswith(("ws://", "wss://")):
         raise VenueConfigError(f"venue {name}: ws_url must start with ws:// or wss://, got {ws_url!r}")
+    timeout_ms = _whole(name, "timeout_ms", raw.get("timeout_ms", 10_000), minimum=1)
+    submit_retries = _whole(name, "submit_retries", raw.get("submit_retries", 2), minimum=0)
+    poll_interval_s = _seconds(name, "poll_interval_s", raw.get("poll_interval_s", 0.5), zero_ok=False)
+    stream_settle_s = _seconds(name, "stream_settle_s", raw.get("stream_settle_s", 0.3), zero_ok=True)
     try:
-        numbers = {k: raw[k] for k in ("timeout_ms", "poll_interval_s", "stream_settle_s",
-                                       "submit_retries") if k in raw}
         cfg = VenueConfig(
             name=name,
             exchange_id=str(raw.get("exchange_id", raw.get("exchange", "binance"))),
@@ -160,10 +181,10 @@ def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
             linear_rate_limits=_rate_limits(name, "linear_rate_limits", raw.get("linear_rate_limits"),
                                             BINANCE_USDM_LIMITS),
             order_transport=transport,
-            timeout_ms=int(numbers.get("timeout_ms", 10_000)),
-            poll_interval_s=float(numbers.get("poll_interval_s", 0.5)),
-            stream_settle_s=float(numbers.get("stream_settle_s", 0.3)),
-            submit_retries=int(numbers.get("submit_retries", 2)),
+            timeout_ms=timeout_ms,
+            poll_interval_s=poll_interval_s,
+            stream_settle_s=stream_settle_s,
+            submit_retries=submit_retries,
         )
     except (TypeError, ValueError) as exc:
         raise VenueConfigError(f"venue {name}: {exc}") from None

@@ -34,7 +34,15 @@ def test_full_mapping_parses_to_frozen_config():
     ({"order_transport": "fix"}, ["order_transport", "'fix'"]),
     ({"base_url": "127.0.0.1:80"}, ["base_url"]),
     ({"rate_limits": {"orders_per_10s": -1}}, ["rate_limits.orders_per_10s"]),
+    ({"rate_limits": {"orders_per_10s": "nan"}}, ["rate_limits.orders_per_10s", "'nan'"]),
     ({"colour": "blue"}, ["unknown keys", "colour"]),
+    ({"timeout_ms": "abc"}, ["timeout_ms", "'abc'"]),
+    ({"timeout_ms": 0}, ["timeout_ms", "0"]),
+    ({"poll_interval_s": 0}, ["poll_interval_s", "0"]),        # would spin the poll loop
+    ({"poll_interval_s": ".inf"}, ["poll_interval_s", "'.inf'"]),
+    ({"stream_settle_s": -1}, ["stream_settle_s", "-1"]),
+    ({"submit_retries": 1.5}, ["submit_retries", "1.5"]),
+    ({"submit_retries": -1}, ["submit_retries", "-1"]),
 ])
 def test_bad_config_names_venue_field_and_value(raw, words):
     with pytest.raises(VenueConfigError) as err:
