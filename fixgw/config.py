@@ -100,6 +100,7 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
                                   "secrets_file")
         r.flag(body, f"{key}.simulated", inner="simulated", default=False)
         r.flag(body, f"{key}.enabled", inner="enabled", default=True)
+        _check_venue(source, str(name), body)
         venues[str(name)] = dict(body)
     oms_doc = r.mapping(doc, "oms", default={})
     known_oms = {"child_id_prefix", "cancel_timeout_s", "reconcile_on_start", "default_account",
@@ -141,6 +142,18 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
         admin_socket=r.flag(doc, "admin_socket", default=True),
         routing_include=tuple(include) if include is not None else None,
         routing_exclude=tuple(exclude), raw=doc)
+
+
+def _check_venue(source: Path, name: str, body: Mapping[str, Any]) -> None:
+    """Validate a venue entry when the file is loaded, so that a typo is reported with the
+    file's name at start-up, not when the adapters are built after the venues started."""
+    from fixgw.venues.config import VenueConfigError, venue_config_from_mapping
+    try:
+        venue_config_from_mapping(name, {k: v for k, v in body.items()
+                                         if k not in ("simulated", "enabled")})
+    except VenueConfigError as e:
+        problem = str(e).removeprefix(f"venue {name}: ")
+        raise ConfigError(source, f"venues.{name}", problem) from None
 
 
 def _algo_config(source: Path, algos: Mapping[str, Any]):

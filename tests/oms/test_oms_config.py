@@ -24,6 +24,10 @@ def test_default_config_is_valid_and_complete():
 @pytest.mark.parametrize("doc,key,words", [
     ({"venues": {"x": {"api_key": "abc"}}}, "venues.x.api_key", "secrets never go in YAML"),
     ({"venues": {"x": {"simulated": "yes"}}}, "venues.x.simulated", "true or false"),
+    ({"venues": {"x": {"Secret": "abc"}}}, "venues.x", "credentials must not be in the config"),
+    ({"venues": {"x": {"poll_interval_s": 0}}}, "venues.x", "poll_interval_s must be"),
+    ({"venues": {"x": {"symbols": ["BTCUSDT"]}}}, "venues.x", "symbols must be a list like"),
+    ({"venues": {"x": {"fee": {"maker": 0}}}}, "venues.x", "unknown keys ['fee']"),
     ({"oms": {"child_id_prefix": "f-x"}}, "oms.child_id_prefix", "letters/digits"),
     ({"oms": {"cancel_timeout": 3}}, "oms.cancel_timeout", "unknown key"),
     ({"oms": {"cancel_timeout_s": "soon"}}, "oms.cancel_timeout_s", "expected a number"),
