@@ -18,6 +18,7 @@ from fixgw.fix.message import FixMessage
 from fixgw.oms.order import ClientOrder, build_report
 from fixgw.oms.runtime import FIELD_REJECT_REASON, OrderRuntime, OrdRejReason, safe_decimal
 from fixgw.oms.state import OrderEvent, is_pending
+from fixgw.routing.sor import venue_filters_from_strategy_parameters
 from fixgw.session.application import SessionHandle
 from fixgw.venues.base import VenueOrderState
 
@@ -65,6 +66,11 @@ class OrderEntry:
         algo = None
         try:
             problem = self._validate_new(order, session)
+            if problem is None and not order.is_algo:
+                # IncludeVenues/ExcludeVenues/MinClip: a malformed one is the client's error,
+                # named here, not an "internal routing error" once the order is accepted
+                venue_filters_from_strategy_parameters(
+                    {p.name: p.value for p in order.strategy_params})
             book = self.market.book(order.symbol) if problem is None else None
             order.arrival_price = book.mid() if book is not None else None
             if problem is None and order.is_algo:

@@ -421,3 +421,15 @@ def test_expiry_while_a_replace_is_pending_refuses_the_replace_and_expires(tmp_p
         assert s.ers()[-1][150] == "C" and s.ers()[-1][39] == "C"
         assert not oms.open_orders()
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_a_malformed_venue_filter_parameter_rejects_naming_it_not_as_an_internal_error(tmp_path):
+    async def t(oms, s, v):
+        group = ((957, "1"), (958, "MinClip"), (959, "6"), (960, "lots"))
+        oms.on_message(s, nos("C1", "1", "101", tif="3", extra=group))
+        await settle()
+        rej = s.ers()[-1]
+        assert rej[150] == "8" and "MinClip" in rej[58] and "'lots'" in rej[58]
+        assert "internal" not in rej[58]
+        assert not v["a"].submits and not v["b"].submits
+    asyncio.run(run(t)(tmp_path / "db"))
