@@ -226,19 +226,8 @@ class OrderLifecycle:
         self._report(order, ExecType.REPLACED, cl_ord_id=req.cl_ord_id, orig_cl_ord_id=orig)
 
     def _finish_dma_replace(self, order: ClientOrder) -> None:
-        req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]
-        orig = order.cl_ord_id
-        order.quantity = req.quantity
-        if req.price is not None:
-            order.price = req.price
-        if req.tif is not None:
-            order.tif = req.tif
-        if req.expire_time is not None:
-            order.expire_time = req.expire_time
-        order.orig_cl_ord_id, order.cl_ord_id = orig, req.cl_ord_id
-        order.pending_cl_ord_id, order.pending_replace = None, None
-        self._apply(order, OrderEvent.REPLACED)
-        self._report(order, ExecType.REPLACED, cl_ord_id=req.cl_ord_id, orig_cl_ord_id=orig)
+        """Replaced, then the expiry timer follows the (possibly new) ExpireTime."""
+        self._apply_replace_terms(order)
         rt = self.runtime[order.order_id]
         if rt.timer is not None:
             rt.timer.cancel()

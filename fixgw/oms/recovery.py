@@ -112,14 +112,7 @@ def _resume(manager, orders: list[ClientOrder]) -> None:
             continue
         rt = manager.runtime[order.order_id]
         if order.is_algo and order.status is OrdStatus.PENDING_REPLACE:
-            # the replace's details were not journaled: refuse it, the parent resumes as it was
-            new_id = order.pending_cl_ord_id
-            order.pending_cl_ord_id = None
-            manager._apply(order, OrderEvent.REPLACE_REFUSED)
-            if new_id:
-                manager._cancel_reject(order.session_key, order, new_id, order.cl_ord_id,
-                                       m.CxlRejResponseTo.REPLACE, m.CxlRejReason.OTHER,
-                                       "replace lost: the gateway restarted before it completed")
+            _refuse_lost_replace(manager, order)   # the parent resumes as it was
         if order.is_algo:
             # the old scheduler's children are pulled; once they are settled a new scheduler
             # works the remainder to the same end time (lifecycle._resume_algo), or the parent
@@ -135,14 +128,7 @@ def _resume(manager, orders: list[ClientOrder]) -> None:
             for child in order.open_children():
                 manager._request_child_cancel(child)
         elif order.status is OrdStatus.PENDING_REPLACE:
-            # the replace's details were not journaled: refuse it, the order keeps working
-            new_id = order.pending_cl_ord_id
-            order.pending_cl_ord_id = None
-            manager._apply(order, OrderEvent.REPLACE_REFUSED)
-            if new_id:
-                manager._cancel_reject(order.session_key, order, new_id, order.cl_ord_id,
-                                       m.CxlRejResponseTo.REPLACE, m.CxlRejReason.OTHER,
-                                       "replace lost: the gateway restarted before it completed")
+            _refuse_lost_replace(manager, order)   # the order keeps working
         elif order.status is OrdStatus.PENDING_CANCEL:
             for child in order.open_children():
                 manager._request_child_cancel(child)
@@ -158,3 +144,15 @@ def _resume(manager, orders: list[ClientOrder]) -> None:
             manager._report(order, ExecType.NEW)
         manager._maybe_complete(order)
 
+
+
+def _refuse_lost_replace(manager, order: ClientOrder) -> None:
+    """A replace pending at the crash: its details were not journaled, so it is refused
+    (OrderCancelReject to its new ClOrdID) and the order goes on under its old terms."""
+    new_id = order.pending_cl_ord_id
+    order.pending_cl_ord_id = None
+    manager._apply(order, OrderEvent.REPLACE_REFUSED)
+    if new_id:
+        manager._cancel_reject(order.session_key, order, new_id, order.cl_ord_id,
+                               m.CxlRejResponseTo.REPLACE, m.CxlRejReason.OTHER,
+                               "replace lost: the gateway restarted before it completed")

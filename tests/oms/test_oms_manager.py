@@ -15,6 +15,7 @@ from fixgw.marketdata.book import BookSnapshot
 from fixgw.marketdata.consolidated import ConsolidatedBook, VenueQuote
 from fixgw.oms.journal import Journal
 from fixgw.oms.manager import OrderManager
+from fixgw.oms.recovery import reconcile
 from fixgw.oms.state import OrderEvent
 from fixgw.routing.sor import SmartOrderRouter
 from fixgw.session.application import SessionID
@@ -433,3 +434,32 @@ def test_a_malformed_venue_filter_parameter_rejects_naming_it_not_as_an_internal
         assert "internal" not in rej[58]
         assert not v["a"].submits and not v["b"].submits
     asyncio.run(run(t)(tmp_path / "db"))
+
+
+def test_a_replace_pending_at_a_restart_is_refused_and_the_order_keeps_its_terms(tmp_path):
+    db = tmp_path / "db"
+
+    async def first(oms, s, v):
+        oms.on_message(s, nos("C1", "0.5", "90", tif="1"))
+        await settle()
+        for venue in v.values():
+            venue.cancel = _never_confirms
+        oms.on_message(s, FixMessage(((35, "G"), (11, "C2"), (41, "C1"), (55, "BTC/USDT"),
+                                      (54, "1"), (38, "0.4"), (40, "2"), (44, "91"))))
+        await settle()
+        assert s.ers()[-1][150] == "E"
+    asyncio.run(run(first)(db))
+
+    async def second():
+        venues = {"a": HarnessVenue("a"), "b": HarnessVenue("b")}
+        oms = OrderManager(journal=Journal(db), clock=LiveClock(), venues=venues,
+                           router=SmartOrderRouter(), market=HarnessMarket(venues))
+        s = HarnessSession()
+        oms.on_create(s)
+        await reconcile(oms, oms.load())
+        rejects = [b for t_, b in s.sent if t_ == "9"]
+        assert len(rejects) == 1 and rejects[0][11] == "C2" and rejects[0][41] == "C1"
+        assert rejects[0][434] == "2" and "replace lost" in rejects[0][58]
+        (order,) = oms.open_orders()
+        assert order.cl_ord_id == "C1" and order.quantity == D("0.5") and order.price == D(90)
+    asyncio.run(second())
