@@ -167,7 +167,7 @@ class AlgoSettings:
 
     slice_seconds: float = 30.0
     min_slices: int = 5
-    max_slices: int = 10_000
+    max_slices: int = 25_000     # 7 days (the OMS limit) of 30 s slices is 20 160
     timing_jitter: float = 0.2
     size_jitter: float = 0.2
     refresh_seconds: float = 15.0

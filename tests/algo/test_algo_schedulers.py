@@ -433,3 +433,9 @@ def test_participation_rate_caps_a_twap_schedule():
     d.run_until(T0 + 300, market_volume_per_tick=D("0.1"))    # 30 units + our own prints
     assert s.filled <= D("0.1") * (d.market.volume) + INSTR.lot_size
     assert s.filled < s.schedule.due(T0 + 300)                  # the cap, not the curve, binds
+
+
+def test_the_default_max_slices_admits_every_horizon_the_oms_accepts():
+    from fixgw.oms.algo_host import MAX_HORIZON_S
+    for strategy in CURVES:
+        make_scheduler(parent(strategy, end=float(MAX_HORIZON_S)), INSTR, 1)
