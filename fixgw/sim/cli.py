@@ -42,8 +42,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
 
 
-def banner_line(endpoint: VenueEndpoint, show_secret: bool, state_file: str | None = None) -> str:
-    secret = endpoint.api_secret if show_secret else f"(in {state_file})"
+def banner_line(endpoint: VenueEndpoint, show_secret: bool, state_file: str | None = None,
+                secret_env: str | None = None) -> str:
+    """One venue's address and demo account. A generated secret is shown (the only way to
+    learn it without a state file); one read from an environment variable never is."""
+    if secret_env is not None:
+        secret = f"(from ${secret_env})"
+    else:
+        secret = endpoint.api_secret if show_secret else f"(in {state_file})"
     return (f"venue {endpoint.name} {endpoint.base_url} rest={','.join(REST_PATHS)} "
             f"ws={','.join(WS_PATHS)} api_key={endpoint.api_key} api_secret={secret}")
 
@@ -80,8 +86,10 @@ async def _serve(config, args: argparse.Namespace) -> int:
     state_file = Path(args.state_file) if args.state_file else None
     try:
         endpoints = venues.endpoints()
+        secret_envs = {v.name: v.secret_env for v in config.venues}
         for e in endpoints:
-            print(banner_line(e, show_secret=state_file is None, state_file=args.state_file), flush=True)
+            print(banner_line(e, show_secret=state_file is None, state_file=args.state_file,
+                              secret_env=secret_envs.get(e.name)), flush=True)
         if state_file is not None:
             write_state(state_file, pid=os.getpid(), config=config, fingerprint=args.fingerprint,
                         epoch=epoch, endpoints=endpoints)

@@ -87,6 +87,8 @@ class VenueSpec:
     recv_window_max_ms: int = 60_000
     seed_book: bool = True                         # house ladder when no model_factory is given
     market: Mapping[str, Any] = field(default_factory=dict)   # passed through to the market model
+    secret_env: str | None = None   # the variable api_secret came from: then never printed
+
 
     def symbol_spec(self, market_id: str) -> SymbolSpec:
         for s in self.symbols:
@@ -173,6 +175,8 @@ def venue_from_dict(d: Mapping[str, Any], env: Mapping[str, str] | None = None,
             if var not in env:
                 raise ValueError(f"{where}.{k}: environment variable {var} is not set")
             kwargs[k[:-4]] = env[var]
+            if k == "api_secret_env":
+                kwargs["secret_env"] = str(var)
     for k in ("maker_fee", "taker_fee", "futures_maker_fee", "futures_taker_fee", "price_offset_bps"):
         if k in d:
             kwargs[k] = _dec(d.pop(k), f"{where}.{k}")

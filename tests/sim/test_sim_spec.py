@@ -30,6 +30,13 @@ def test_from_dict_parses_decimals_and_env_credentials():
                      "initial_price": "150"}],
     }, env={"K": "key", "S": "secret"})
     assert (spec.api_key, spec.api_secret) == ("key", "secret")
+    assert spec.secret_env == "S" and "secret" not in repr(spec).replace("secret_env", "")
+    from fixgw.sim.cli import banner_line
+    from fixgw.sim.launcher import VenueEndpoint
+    ep = VenueEndpoint("x", "http://127.0.0.1:1", spec.api_key, spec.api_secret)
+    line = banner_line(ep, show_secret=True, secret_env=spec.secret_env)
+    assert "api_secret=(from $S)" in line and "=secret" not in line
+    assert "api_secret=gen" in banner_line(VenueEndpoint("y", "http://h:1", "k", "gen"), True)
     assert spec.taker_fee == D("0.0004") and spec.spot_balances == {"USDT": D("10")}
     assert spec.rate_limits.orders_per_10s == 5 and spec.rate_limits.weight_per_minute == 6000
     assert [s.market_id for s in spec.symbols] == ["SOLUSDT", "SOLUSDT_PERP"]
