@@ -266,3 +266,30 @@ def test_resting_limit_order_routes_again_what_its_short_ioc_left(tmp_path):
         assert all(r.price == D("100.5") for r in again)
         assert s.ers()[-1][39] == "1" and D(s.ers()[-1][151]) == D("1.6")
     asyncio.run(t())
+
+
+def test_a_replace_moving_an_algo_end_years_out_is_refused_and_the_parent_keeps_working(tmp_path):
+    """The OMS's 7-day check is on the NewOrderSingle; on a replace the scheduler's own
+    max_slices cap refuses the horizon (OrderCancelReject naming ExpireTime), instead of
+    planning millions of slices on the event loop."""
+    end = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(time.time() + 120))
+
+    async def t():
+        oms, s, v = algo_oms(tmp_path / "db", names=("a",))
+        common = ((35, "D"), (55, "BTC/USDT"), (54, "1"), (38, "1"), (40, "2"), (44, "110"),
+                  (59, "6"), (60, "20261125-18:00:00.000"), (126, end))
+        oms.on_message(s, FixMessage(common + ((11, "TW"), (847, "1001"))))
+        await settle()
+        assert s.ers()[-1][150] == "0"
+        oms.on_message(s, FixMessage(((35, "G"), (11, "TW2"), (41, "TW"), (55, "BTC/USDT"),
+                                      (54, "1"), (38, "1"), (40, "2"), (44, "110"), (59, "6"),
+                                      (126, "20991231-00:00:00"), (847, "1001"))))
+        await settle()
+        rejects = [b for t_, b in s.sent if t_ == "9"]
+        assert len(rejects) == 1 and rejects[0][11] == "TW2" and rejects[0][434] == "2"
+        assert "ExpireTime(126)" in rejects[0][58] and "max_slices" in rejects[0][58]
+        (order,) = oms.open_orders()
+        assert order.cl_ord_id == "TW" and order.expire_time < time.time() + 200
+        oms.cancel_all(reason="test over")
+        await settle()
+    asyncio.run(t())
