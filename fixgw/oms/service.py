@@ -68,13 +68,16 @@ class GatewayService:
     def __init__(self, ctx: ServiceContext, config: GatewayConfig, *,
                  endpoints: Mapping[str, VenueEndpoint] | None = None,
                  simulator: Any = None):
-        from fixgw.oms.risk import RiskEngine
+        from fixgw.oms.risk import KillSwitchState, RiskEngine
         from fixgw.oms.risk_config import RiskConfig
         self.ctx = ctx
         self.config = config
         self.clock = ctx.clock
         self.journal = Journal(ctx.database_path)
-        self.risk = RiskEngine(RiskConfig.from_config(config.risk), ctx.clock)
+        # The kill switch's state is a file in the state dir: an engaged switch must survive a
+        # crash and restart, or a restart would silently release it.
+        self.risk = RiskEngine(RiskConfig.from_config(config.risk), ctx.clock,
+                               kill_switch=KillSwitchState(ctx.state_dir / "kill-switch.json"))
         self.drop_copy = DropCopyRouter(ctx.sessions)
         self._endpoints = dict(endpoints or {})
         self.simulator = simulator   # the simulated venues we run (in-process: InProcessVenues)

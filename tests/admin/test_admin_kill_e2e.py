@@ -71,3 +71,21 @@ def test_fixgw_kill_cancels_across_three_venues_and_blocks_until_released(tmp_pa
         oms.new_order("KILL-AFTER", "BTC/USDT", Side.BUY, "0.01")
         assert oms.wait_done("KILL-AFTER").ord_status is OrdStatus.FILLED
     assert not (state / "admin.sock").exists()
+
+
+@pytest.mark.timeout(120)
+def test_an_engaged_kill_switch_survives_a_gateway_restart(tmp_path):
+    """A restart must not silently release the kill switch: new orders stay blocked."""
+    state = tmp_path / "var"
+    doc = gateway_document(state_dir=state, overrides={"admin_socket": True})
+    with GatewayThread(doc):
+        killed = fixgw_kill(state, "--reason", "halt before restart")
+        assert killed.returncode == 0, killed.stderr
+    with GatewayThread(doc) as gw, OrderClient(gw.host, gw.port) as oms:
+        oms.new_order("AFTER-RESTART", "BTC/USDT", Side.BUY, "0.01")
+        blocked = oms.wait_done("AFTER-RESTART")
+        assert blocked.ord_status is OrdStatus.REJECTED
+        assert "kill switch engaged" in blocked.text and "halt before restart" in blocked.text
+        assert fixgw_kill(state, "--release").returncode == 0
+        oms.new_order("AFTER-RELEASE", "BTC/USDT", Side.BUY, "0.01")
+        assert oms.wait_done("AFTER-RELEASE").ord_status is OrdStatus.FILLED
