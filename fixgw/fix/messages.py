@@ -151,6 +151,16 @@ class StrategyParameter:
     value: str
 
 
+def find_strategy_param(params: tuple["StrategyParameter", ...], name: str) -> str | None:
+    """StrategyParameterValue(960) of the entry named ``name``; names match case-insensitively
+    (OMS vendors spell them ``MinClip``, ``minclip`` or ``MINCLIP``), as the SOR's filters do."""
+    wanted = name.lower()
+    for p in params:
+        if p.name.lower() == wanted:
+            return p.value
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class NewOrderSingle:
     cl_ord_id: str
@@ -172,10 +182,7 @@ class NewOrderSingle:
     text: str | None = None
 
     def param(self, name: str) -> str | None:
-        for p in self.strategy_params:
-            if p.name == name:
-                return p.value
-        return None
+        return find_strategy_param(self.strategy_params, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +215,7 @@ class OrderCancelReplaceRequest:
     strategy_params: tuple[StrategyParameter, ...] = ()
 
     def param(self, name: str) -> str | None:
-        for p in self.strategy_params:
-            if p.name.lower() == name.lower():
-                return p.value
-        return None
+        return find_strategy_param(self.strategy_params, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,3 +99,15 @@ def test_copies_carry_copy_msg_indicator():
     ocr = m.OrderCancelReject("O", "C2", "C1", OrdStatus.FILLED, "1", 0, "too late", 0.0,
                               copy=True)
     assert dict(ocr.body())[797] == "Y"
+
+
+def test_strategy_parameters_are_found_whatever_their_case_on_new_and_replace():
+    params = (m.StrategyParameter("MinClip", None, "0.1"), m.StrategyParameter("PAUSE", None, "Y"))
+    nos = m.NewOrderSingle("C1", "BTC/USDT", Side.BUY, OrdType.LIMIT, Decimal("1"),
+                           price=Decimal("1"), strategy_params=params)
+    rep = m.OrderCancelReplaceRequest("C2", "C1", "BTC/USDT", Side.BUY, OrdType.LIMIT,
+                                      Decimal("1"), strategy_params=params)
+    for msg in (nos, rep):
+        assert msg.param("minclip") == "0.1"
+        assert msg.param("Pause") == "Y"
+        assert msg.param("MaxClip") is None
