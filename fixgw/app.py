@@ -33,7 +33,21 @@ from fixgw.session.store import SqliteStore
 from fixgw.transport.server import OutputPump, start_server
 
 DEFAULT_CONFIG = "sessions/default.yaml"
+# The configs shipped with fixgw, for `fixgw run` started outside a checkout's top directory.
+SHIPPED_SESSIONS = Path(__file__).resolve().parent.parent / "sessions"
 log = logging.getLogger("fixgw")
+
+
+def resolve_default_config(config: str | None) -> str:
+    """``sessions/default.yaml`` of the current directory when there is one, else the shipped one.
+
+    An explicit CONFIG is taken as given (a missing file is then an error that names it)."""
+    if config and config != DEFAULT_CONFIG:
+        return config
+    if Path(DEFAULT_CONFIG).is_file():
+        return DEFAULT_CONFIG
+    shipped = SHIPPED_SESSIONS / "default.yaml"
+    return str(shipped) if shipped.is_file() else DEFAULT_CONFIG
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +61,7 @@ def run_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, str(getattr(args, "log_level", "WARNING")).upper(),
                                       logging.WARNING),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config_path = getattr(args, "config", None) or DEFAULT_CONFIG
+    config_path = resolve_default_config(getattr(args, "config", None))
     try:
         config = load_config(config_path, getattr(args, "port", None))
     except ConfigError as exc:
