@@ -131,6 +131,13 @@ class MarketStats:
     candles: CandleSeries = field(default_factory=CandleSeries)
 
 
+# What a venue running for days keeps of each client account (house orders are pruned apart):
+# the most recent orders (open ones are never forgotten) and fills, like Binance's bounded
+# order / trade history. allOrders and myTrades answer at most 1000 per request anyway.
+ORDERS_KEPT_PER_ACCOUNT = 10_000
+FILLS_KEPT_PER_ACCOUNT = 10_000
+HOUSE_ORDERS_FLOOR = 50_000       # finished house orders are pruned once the order table is this big
+
 ExecutionListener = Callable[[Execution], None]
 BalanceListener = Callable[[str, str, set], None]     # account, "spot"|"futures", assets/markets touched
 
@@ -138,8 +145,14 @@ BalanceListener = Callable[[str, str, set], None]     # account, "spot"|"futures
 class Exchange:
     """Matching engine + ledgers of one venue. Implements MatchingVenue for the market model."""
 
-    def __init__(self, spec: VenueSpec, clock: Clock | None = None) -> None:
+    def __init__(self, spec: VenueSpec, clock: Clock | None = None, *,
+                 orders_kept_per_account: int = ORDERS_KEPT_PER_ACCOUNT,
+                 fills_kept_per_account: int = FILLS_KEPT_PER_ACCOUNT,
+                 house_orders_floor: int = HOUSE_ORDERS_FLOOR) -> None:
         self.spec = spec
+        self._house_orders_floor = self._prune_at = house_orders_floor
+        self.orders_kept_per_account = orders_kept_per_account
+        self.fills_kept_per_account = fills_kept_per_account
         self.clock = clock or LiveClock()
         self.markets: dict[str, SymbolSpec] = {s.market_id: s for s in spec.symbols}
         self.spot_by_symbol = {s.symbol: s for s in spec.symbols if not s.is_perp}
@@ -149,7 +162,8 @@ class Exchange:
         self.orders: dict[int, Order] = {}
         self._by_client_id: dict[tuple[str, str, str], int] = {}
         self._open_by_account: dict[str, dict[int, Order]] = {}
-        self.fills_by_account: dict[str, list[Fill]] = {}
+        self._order_ids_by_account: dict[str, deque[int]] = {}   # client orders, oldest first
+        self.fills_by_account: dict[str, deque[Fill]] = {}
         self.spot = SpotLedger()
         self.futures = FuturesLedger(default_leverage=spec.default_leverage)
         self.accounts_by_key: dict[str, tuple[str, str]] = {}   # api key -> (account, secret)
@@ -614,7 +628,10 @@ class Exchange:
         fill = Fill(trade_id, m.market_id, order.order_id, order.account, order.side, price, qty, quote,
                     commission, asset, now, is_maker, realized)
         if not order.house:
-            self.fills_by_account.setdefault(order.account, []).append(fill)
+            fills = self.fills_by_account.get(order.account)
+            if fills is None:
+                fills = self.fills_by_account[order.account] = deque(maxlen=self.fills_kept_per_account)
+            fills.append(fill)
         return fill
 
     def _record_trade(self, m: SymbolSpec, trade_id: int, price: Decimal, qty: Decimal,
@@ -641,16 +658,42 @@ class Exchange:
         self.orders[order.order_id] = order
         if not order.house:
             self._by_client_id[(order.account, order.market_id, order.client_order_id)] = order.order_id
+            ids = self._order_ids_by_account.setdefault(order.account, deque())
+            ids.append(order.order_id)
+            if len(ids) > self.orders_kept_per_account:
+                self._forget_old_client_orders(ids, keep=order)
         elif len(self.orders) > self._prune_at:
             self._prune_house_orders()
 
-    _prune_at = 50_000
+    def _forget_old_client_orders(self, ids: deque, keep: Order) -> None:
+        """Drop an account's oldest finished orders (and their client-id entries) beyond
+        ``orders_kept_per_account``; open orders are kept whatever their age."""
+        still_open: list[int] = []
+        for _ in range(len(ids)):
+            if len(ids) + len(still_open) <= self.orders_kept_per_account:
+                break
+            oid = ids.popleft()
+            o = self.orders.get(oid)
+            if o is None:
+                continue
+            if o.is_open or o is keep:
+                still_open.append(oid)
+                continue
+            del self.orders[oid]
+            key = (o.account, o.market_id, o.client_order_id)
+            if self._by_client_id.get(key) == oid:
+                del self._by_client_id[key]
+        ids.extendleft(reversed(still_open))
+
+    def account_orders(self, account: str) -> list[Order]:
+        """The client orders this venue still remembers for ``account``, oldest first."""
+        return [self.orders[oid] for oid in self._order_ids_by_account.get(account, ()) if oid in self.orders]
 
     def _prune_house_orders(self) -> None:
         """The market model churns orders for hours: forget its finished ones (clients' orders
         stay queryable). Amortised: the threshold doubles with what must be kept."""
         self.orders = {oid: o for oid, o in self.orders.items() if not o.house or o.is_open}
-        self._prune_at = max(50_000, 2 * len(self.orders))
+        self._prune_at = max(self._house_orders_floor, 2 * len(self.orders))
 
     def _take_off(self, order: Order) -> None:
         if order.on_book:

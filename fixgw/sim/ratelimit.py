@@ -32,12 +32,22 @@ class RateLimiter:
     spec: RateLimitSpec
     now: Callable[[], float] = time.time
     _clients: dict[str, _ClientWindow] = field(default_factory=dict)
+    max_clients: int = 10_000     # windows kept before idle ones are forgotten
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop windows of clients not seen this minute and not banned: they hold no state
+        that could still matter (a new window starts at zero anyway)."""
+        minute = int(now // 60)
+        self._clients = {k: w for k, w in self._clients.items()
+                         if w.minute >= minute - 1 or w.banned_until > now}
 
     def charge(self, client: str, weight: int, orders: int = 0) -> tuple[int, int]:
         """Count a request; raise BinanceError(429/418) if over. Returns (used weight, orders)."""
         now = self.now()
         w = self._clients.get(client)
         if w is None:
+            if len(self._clients) >= self.max_clients:
+                self._forget_idle(now)
             w = self._clients[client] = _ClientWindow()
         if now < w.banned_until:
             raise banned(int(w.banned_until * 1000)).with_retry(math.ceil(w.banned_until - now))

@@ -113,8 +113,8 @@ class TradingApi(ApiBase):
         m = self._market(p, perp)
         limit, start, end = self._window(p)
         from_id = p.int("orderId", 0)
-        orders = [o for o in self.exchange.orders.values()
-                  if o.account == account and o.market is m and o.order_id >= from_id
+        orders = [o for o in self.exchange.account_orders(account)
+                  if o.market is m and o.order_id >= from_id
                   and start <= o.create_time <= end]
         orders = orders[:limit] if from_id else orders[-limit:]
         return [wire.futures_order(o) if perp else wire.spot_order_query(o) for o in orders]

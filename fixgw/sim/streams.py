@@ -12,7 +12,10 @@ from aiohttp import web
 
 log = logging.getLogger("fixgw.sim.streams")
 
-MAX_BACKLOG = 50_000   # a consumer this far behind is disconnected, as Binance drops slow clients
+# A consumer this far behind (messages, or bytes queued) is disconnected, as Binance drops slow
+# clients: a stalled peer must not make the venue buffer without bound.
+MAX_BACKLOG = 50_000
+MAX_BACKLOG_BYTES = 8 * 1024 * 1024
 
 
 def dumps(payload: Any) -> str:
@@ -30,16 +33,20 @@ class StreamConn:
         self.closed = False
         self.subscription_id: int | None = None     # ws-api user data stream
         self.account: str | None = None
+        self.backlog_bytes = 0
 
     def send(self, text: str, latency: float | None = None) -> None:
         """Queue ``text``; it leaves after the connection's stream latency (or ``latency`` s)."""
         if self.closed:
             return
-        if self.queue.qsize() > MAX_BACKLOG:
-            log.warning("dropping slow websocket consumer (%d messages behind)", self.queue.qsize())
+        if self.queue.qsize() > MAX_BACKLOG or self.backlog_bytes > MAX_BACKLOG_BYTES:
+            log.warning("dropping slow websocket consumer (%d messages, %d bytes behind)",
+                        self.queue.qsize(), self.backlog_bytes)
             self.closed = True
+            self._drain()
             asyncio.get_running_loop().create_task(self.ws.close())
             return
+        self.backlog_bytes += len(text)
         self.queue.put_nowait((time.monotonic() + (self.latency if latency is None else latency), text))
 
     def send_stream(self, name: str, raw: str) -> None:
@@ -52,6 +59,7 @@ class StreamConn:
                 if item is None:
                     return
                 due, text = item
+                self.backlog_bytes -= len(text)
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -62,6 +70,13 @@ class StreamConn:
             log.debug("websocket writer ended", exc_info=True)
         finally:
             self.closed = True
+
+    def _drain(self) -> None:
+        """Free what a dropped consumer will never read (the writer is told to stop)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.backlog_bytes = 0
+        self.queue.put_nowait(None)
 
     async def close(self) -> None:
         self.closed = True
