@@ -210,7 +210,11 @@ class OrderLifecycle:
                         f"algo failed to resume: {type(e).__name__}: {e}")
 
     def _apply_replace_terms(self, order: ClientOrder) -> None:
-        """Make a pending replace effective (quantity, price, TIF, ExpireTime): Replaced."""
+        """Make a pending replace effective (quantity, price, TIF, ExpireTime): Replaced.
+
+        The one place a replace's terms land on the order, for a direct order, an algo parent
+        and a replace finishing on resume alike, so a term honoured on one path is honoured on
+        all of them (the algo path once forgot TimeInForce)."""
         req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]
         orig = order.cl_ord_id
         order.quantity = req.quantity
@@ -236,26 +240,19 @@ class OrderLifecycle:
             self._spawn(self._route(order, order.leaves_qty))
 
     def _finish_algo_replace(self, order: ClientOrder) -> None:
+        """The scheduler re-plans first; terms it refuses (ValueError) leave the parent as it
+        was, with an OrderCancelReject naming the reason."""
         req: m.OrderCancelReplaceRequest = order.pending_replace  # type: ignore[assignment]
-        algo = self.runtime[order.order_id].algo
-        orig = order.cl_ord_id
         try:
-            algo.replace(req)
+            self.runtime[order.order_id].algo.replace(req)
         except ValueError as e:
+            orig = order.cl_ord_id
             order.pending_cl_ord_id, order.pending_replace = None, None
             self._apply(order, OrderEvent.REPLACE_REFUSED)
             self._cancel_reject(order.session_key, order, req.cl_ord_id, orig,
                                 m.CxlRejResponseTo.REPLACE, m.CxlRejReason.OTHER, str(e))
             return
-        order.quantity = req.quantity
-        if req.price is not None:
-            order.price = req.price
-        if req.expire_time is not None:
-            order.expire_time = req.expire_time
-        order.orig_cl_ord_id, order.cl_ord_id = orig, req.cl_ord_id
-        order.pending_cl_ord_id, order.pending_replace = None, None
-        self._apply(order, OrderEvent.REPLACED)
-        self._report(order, ExecType.REPLACED, cl_ord_id=req.cl_ord_id, orig_cl_ord_id=orig)
+        self._apply_replace_terms(order)
 
     def _cleanup(self, order: ClientOrder) -> None:
         rt = self.runtime[order.order_id]
