@@ -48,6 +48,66 @@ from fixgw.venues.base import VenueAdapter
 log = logging.getLogger(__name__)
 
 
+class ChildRuntimeTable(dict):
+    """child client order id -> :class:`ChildRuntime`, with an index slice id -> child ids.
+
+    An algo slice's venue children are looked up on every fill and settle; scanning all of a
+    parent's children each time is quadratic for a parent with thousands of them. The index is
+    kept here, on insertion, so every place that adds a child runtime (routing, loading the
+    journal on restart) maintains it without knowing about it. A child's ``slice_id`` is fixed
+    when its runtime is created (set it before inserting, never after)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_slice: dict[str, list[str]] = {}
+
+    def __setitem__(self, client_order_id: str, crt: ChildRuntime) -> None:
+        old = self.get(client_order_id)
+        if old is not None:
+            self._unindex(client_order_id, old.slice_id)
+        super().__setitem__(client_order_id, crt)
+        if crt.slice_id is not None:
+            self._by_slice.setdefault(crt.slice_id, []).append(client_order_id)
+
+    def __delitem__(self, client_order_id: str) -> None:
+        self._unindex(client_order_id, self[client_order_id].slice_id)
+        super().__delitem__(client_order_id)
+
+    def pop(self, client_order_id: str, *default):
+        if client_order_id in self:
+            self._unindex(client_order_id, self[client_order_id].slice_id)
+        return super().pop(client_order_id, *default)
+
+    def update(self, *args, **kw) -> None:
+        for cid, crt in dict(*args, **kw).items():
+            self[cid] = crt
+
+    def setdefault(self, client_order_id: str, default: ChildRuntime) -> ChildRuntime:
+        if client_order_id not in self:
+            self[client_order_id] = default
+        return self[client_order_id]
+
+    def popitem(self):
+        raise TypeError("ChildRuntimeTable.popitem: remove a child by its id")
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_slice.clear()
+
+    def in_slice(self, slice_id: str) -> list[str]:
+        """Client order ids of the children sent for ``slice_id``, in the order they were added."""
+        return list(self._by_slice.get(slice_id, ()))
+
+    def _unindex(self, client_order_id: str, slice_id: str | None) -> None:
+        if slice_id is None:
+            return
+        ids = self._by_slice.get(slice_id)
+        if ids is not None and client_order_id in ids:
+            ids.remove(client_order_id)
+            if not ids:
+                del self._by_slice[slice_id]
+
+
 class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
     """The order-entry :class:`~fixgw.session.application.Application` of the gateway."""
 
@@ -72,7 +132,7 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         self.by_cl_ord_id: dict[tuple[str, str], str] = {}
         self.used_cl_ord_ids: set[tuple[str, str]] = set()
         self.children: dict[str, ChildOrder] = {}
-        self.child_rt: dict[str, ChildRuntime] = {}
+        self.child_rt: ChildRuntimeTable = ChildRuntimeTable()
         self.tasks: set[asyncio.Task] = set()
         self.instance = journal.instance
         self.listeners: list[Callable[[str, str, list], None]] = []  # (session_key, msg_type, body)
@@ -248,9 +308,10 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         return convert(market_seconds) if convert else market_seconds
 
     def slice_children(self, order: ClientOrder, slice_id: str) -> list[ChildOrder]:
-        """The venue child orders sent for one algo child intent."""
-        return [c for c in order.children.values()
-                if self.child_rt[c.client_order_id].slice_id == slice_id]
+        """The venue child orders sent for one algo child intent (from the slice index: the
+        cost is the slice's size, not the parent's child count)."""
+        return [order.children[cid] for cid in self.child_rt.in_slice(slice_id)
+                if cid in order.children]
 
     def slice_venue_filled(self, order: ClientOrder, slice_id: str) -> Decimal:
         """Cumulative filled of one algo slice's venue orders: the larger of what the venues
