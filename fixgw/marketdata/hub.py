@@ -16,7 +16,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol
 
 from fixgw.clock import Clock, LiveClock
 from fixgw.marketdata.book import BookSnapshot, L2Book, Level
@@ -26,6 +26,8 @@ from fixgw.marketdata.volume import MarketTrade, VolumeCounter
 from fixgw.venues.base import VenueFees
 
 log = logging.getLogger("fixgw.marketdata")
+
+MAX_RETRY_BACKOFF_S = 5.0   # the longest wait between two watch attempts after failures
 
 
 class MarketSource(Protocol):
@@ -275,51 +277,60 @@ class MarketDataHub:
             return None
 
     async def _watch_book(self, venue: str, symbol: str) -> None:
-        ex = self._exchange(venue, symbol)
-        if ex is None:
-            return
-        backoff = self.config.retry_backoff_s
-        while self._running:
-            try:
-                ob = await ex.watch_order_book(symbol)
-                self.feed_ccxt_book(venue, symbol, ob)
-                backoff = self.config.retry_backoff_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # ChecksumError (sequence gap) or a dropped connection: re-watch = re-snapshot
-                self.mark_resyncing(venue, symbol, f"{type(exc).__name__}: {str(exc)[:160]}")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        async def step(ex: Any) -> None:
+            self.feed_ccxt_book(venue, symbol, await ex.watch_order_book(symbol))
+
+        def failed(exc: Exception) -> None:
+            # ChecksumError (sequence gap) or a dropped connection: re-watch = re-snapshot
+            self.mark_resyncing(venue, symbol, f"{type(exc).__name__}: {str(exc)[:160]}")
+
+        await self._watch_loop(venue, symbol, step, failed)
 
     async def _watch_trades(self, venue: str, symbol: str) -> None:
+        async def step(ex: Any) -> None:
+            self._feed_ccxt_trades(venue, symbol, await ex.watch_trades(symbol))
+
+        def failed(exc: Exception) -> None:
+            self._log.debug("market data: %s %s trades: %s", venue, symbol, exc)
+
+        await self._watch_loop(venue, symbol, step, failed)
+
+    async def _watch_loop(self, venue: str, symbol: str,
+                          step: Callable[[Any], Awaitable[None]],
+                          failed: Callable[[Exception], None]) -> None:
+        """Run ``step(exchange)`` (one ccxt.pro watch and its feed) while the hub runs. A
+        failure goes to ``failed`` (how it is marked or logged is the caller's), then the loop
+        waits an exponential backoff from ``retry_backoff_s`` up to ``MAX_RETRY_BACKOFF_S``
+        before watching again (ccxt re-subscribes); a success resets the backoff."""
         ex = self._exchange(venue, symbol)
         if ex is None:
             return
         backoff = self.config.retry_backoff_s
         while self._running:
             try:
-                trades = await ex.watch_trades(symbol)
-                for t in trades:
-                    try:
-                        qty = to_decimal_or_none(t.get("amount"))
-                        price = to_decimal_or_none(t.get("price"))
-                    except ValueError as exc:   # one bad print does not drop the batch
-                        self._log.debug("market data: %s %s trade skipped: %s", venue, symbol, exc)
-                        continue
-                    if qty is None or price is None:
-                        continue
-                    ts = t.get("timestamp")
-                    self.feed_trade(MarketTrade(venue, symbol, str(t.get("id")), price, qty,
-                                                t.get("side"),
-                                                ts / 1000.0 if ts else self._clock.now()))
+                await step(ex)
                 backoff = self.config.retry_backoff_s
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._log.debug("market data: %s %s trades: %s", venue, symbol, exc)
+                failed(exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_RETRY_BACKOFF_S)
+
+    def _feed_ccxt_trades(self, venue: str, symbol: str, trades: Iterable[Mapping]) -> None:
+        for t in trades:
+            try:
+                qty = to_decimal_or_none(t.get("amount"))
+                price = to_decimal_or_none(t.get("price"))
+            except ValueError as exc:   # one bad print does not drop the batch
+                self._log.debug("market data: %s %s trade skipped: %s", venue, symbol, exc)
+                continue
+            if qty is None or price is None:
+                continue
+            ts = t.get("timestamp")
+            self.feed_trade(MarketTrade(venue, symbol, str(t.get("id")), price, qty,
+                                        t.get("side"),
+                                        ts / 1000.0 if ts else self._clock.now()))
 
 
 def _configured_symbols(src: Any) -> tuple[str, ...]:
