@@ -67,6 +67,9 @@ class _Market:
     limiter: VenueRateLimiter
     stream_up: bool | None = None   # None until the first connect attempt settles
     tasks: list[asyncio.Task] = field(default_factory=list)
+    # failed watch_my_trades attempts since the trade stream last worked (0: not in an outage);
+    # kept here, not in the loop, so an outage outlives a restart of the stream tasks
+    trade_failures: int = 0
 
 
 class CcxtVenueAdapter:
@@ -574,26 +577,57 @@ class CcxtVenueAdapter:
                 bucket["lastAuthenticatedTime"] = 0
 
     async def _trade_stream(self, kind: str) -> None:
-        ex = self._markets[kind].exchange
+        """Fills from ``watch_my_trades``. A failure is retried with backoff (0.1 s doubling to
+        5 s); the first failure of an outage is logged at WARNING (venue, error class, the
+        scrubbed message) and the end of the outage at INFO, so an outage is visible in the
+        log without one line per retry."""
+        market = self._markets[kind]
+        ex = market.exchange
         backoff = 0.1
         while not self._closing:
-            if not self._markets[kind].stream_up:
+            if not market.stream_up:
                 # the orders loop owns (re)connecting; a second concurrent subscriber makes
                 # ccxt leave an unawaited future behind on every failed attempt
                 await asyncio.sleep(0.05)
                 continue
+            fut = asyncio.ensure_future(ex.watch_my_trades())
             try:
-                trades = await ex.watch_my_trades()
+                if market.trade_failures:
+                    # a watch only returns on the next fill: one that stays pending on a live
+                    # connection for the settle time is a working subscription
+                    done, _ = await asyncio.wait({fut}, timeout=self.config.stream_settle_s)
+                    if not done and self._ws_alive(kind):
+                        self._trade_stream_recovered(kind)
+                trades = await fut
+                self._trade_stream_recovered(kind)
                 for trade in trades:
                     self._tracker.deliver_fill(self._fill(kind, trade), STREAM)
                 backoff = 0.1
             except asyncio.CancelledError:
+                fut.cancel()
                 raise
-            except Exception:
+            except Exception as exc:
+                fut.cancel()
                 if self._closing:
                     return
+                self._trade_stream_failed(kind, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _trade_stream_failed(self, kind: str, exc: Exception) -> None:
+        market = self._markets[kind]
+        if market.trade_failures == 0:
+            self._log.warning("%s: %s trade stream failed (%s: %s); retrying with backoff",
+                              self.name, kind, type(exc).__name__,
+                              scrub(str(exc), self._secrets)[:200])
+        market.trade_failures += 1
+
+    def _trade_stream_recovered(self, kind: str) -> None:
+        market = self._markets[kind]
+        if market.trade_failures:
+            self._log.info("%s: %s trade stream recovered after %d failed attempt(s)",
+                           self.name, kind, market.trade_failures)
+            market.trade_failures = 0
 
     async def _poll_loop(self, kind: str) -> None:
         while not self._closing:
