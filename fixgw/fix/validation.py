@@ -141,6 +141,7 @@ class Validator:
             for tag, f in dictionary.fields.items()
         }
         self._fast: dict[str, tuple | None] = {}
+        self._plans: dict[tuple, tuple | None] = {}
 
     def validate(self, fields: Sequence[tuple[int, str]]) -> Rejection | None:
         """None when valid, else the Rejection QuickFIX would send.
@@ -173,36 +174,79 @@ class Validator:
             spec = self._fast[msg_type] = (allowed, required, frozenset(mdef.groups))
         return spec
 
+    # Distinct message shapes remembered per validator; a peer cycling through more only
+    # costs the plan being rebuilt (the cache is cleared when full), never a wrong answer.
+    MAX_PLANS = 512
+
     def _valid_fast(self, fields: Sequence[tuple[int, str]]) -> bool:
-        spec = self._fast_spec(fields[2][1])
-        if spec is None or fields[-1][0] != 10:
-            return False
-        allowed, required, group_tags = spec
-        body_fields = fields[3:-1]
-        tags = [f[0] for f in body_fields]
-        seen = set(tags)
-        if len(seen) != len(tags) or not required.issubset(seen) \
-                or not group_tags.isdisjoint(seen):
-            return False
-        check_values = self.settings.fields_have_values
-        in_body = False
-        for tag, value in body_fields:
-            entry = allowed.get(tag)
-            if entry is None:
+        """True only when the message is certainly valid (False: ask the exact path).
+
+        Everything except the values is decided by the message's *shape*, its MsgType and
+        its tag sequence: header fields before body fields, no repeated tag, no group, every
+        tag allowed, the required ones present, CheckSum last. A client sends the same few
+        shapes over and over, so the shape's verdict is computed once (:meth:`_plan`) and
+        what remains per message is the value checks the plan lists."""
+        key = (fields[2][1], tuple([f[0] for f in fields]))
+        plan = self._plans.get(key)
+        if plan is None:
+            if key in self._plans:
                 return False
-            is_header, fmt, enums, multi = entry
-            if is_header:
-                if in_body:
-                    return False
-            else:
-                in_body = True
-            if not value and check_values:
+            if len(self._plans) >= self.MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(key[0], key[1])
+            if plan is None:
+                return False
+        for i, fmt, enums in plan:
+            value = fields[i][1]
+            if not value:
+                return False
+            if enums is not None and value not in enums:
                 return False
             if fmt is not None and not fmt(value):
                 return False
-            if enums is not None and (multi or value not in enums):
-                return False
         return True
+
+    def _plan(self, msg_type: str, tags: tuple[int, ...]
+              ) -> tuple[tuple[int, Callable[[str], bool] | None, frozenset[str] | None], ...] | None:
+        """The value checks a message of this shape needs, or None when the shape alone sends
+        it to the exact path. Each check is (field index, format check, enum set), and every
+        listed value must be non-empty. The format check is dropped when every enum value
+        passes it (membership then decides alone). A field with neither is listed only when
+        empty values are refused (an empty value with a format or enums fails them anyway,
+        whatever the setting, as before)."""
+        spec = self._fast_spec(msg_type)
+        if spec is None or len(tags) < 4 or tags[-1] != 10:
+            return None
+        allowed, required, group_tags = spec
+        body_tags = tags[3:-1]
+        seen = set(body_tags)
+        if len(seen) != len(body_tags) or not required.issubset(seen) \
+                or not group_tags.isdisjoint(seen):
+            return None
+        check_values = self.settings.fields_have_values
+        in_body = False
+        plan = []
+        for i, tag in enumerate(body_tags, 3):
+            entry = allowed.get(tag)
+            if entry is None:
+                return None
+            is_header, fmt, enums, multi = entry
+            if is_header:
+                if in_body:
+                    return None
+            else:
+                in_body = True
+            if enums is not None:
+                if multi:
+                    return None
+                if fmt is not None and all(fmt(e) for e in enums):
+                    fmt = None
+                plan.append((i, fmt, enums))
+            elif fmt is not None:
+                plan.append((i, fmt, None))
+            elif check_values:
+                plan.append((i, None, None))
+        return tuple(plan)
 
     def _validate_exact(self, fields: Sequence[tuple[int, str]]) -> Rejection | None:
         d = self.dictionary

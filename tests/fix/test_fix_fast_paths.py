@@ -1,0 +1,168 @@
+"""The hot path's shortcuts give exactly the answers of the slow, obviously-correct paths.
+
+parse's C-level split against the field-by-field walk, the validator's cached per-shape plan
+against the exact QuickFIX-order validation, and the encoder against a reference built the
+plain way, over hand-picked tricky messages and a few thousand random mutations.
+"""
+from __future__ import annotations
+
+import pathlib
+import random
+
+import pytest
+
+from fixgw.fix import codec
+from fixgw.fix.dictionary import load_dictionary
+from fixgw.fix.validation import ValidationSettings, Validator
+
+DICT = pathlib.Path(__file__).resolve().parents[2] / "dictionaries"
+SOH = "\x01"
+
+
+@pytest.fixture(scope="module")
+def dictionary():
+    return load_dictionary([DICT / "FIX44.xml", DICT / "FIX44-fixgw.xml"])
+
+
+def wrap(inner: str, begin: str = "FIX.4.4") -> bytes:
+    """A correctly framed message around ``inner`` (``35=...`` up to its last SOH)."""
+    head = f"8={begin}{SOH}9={len(inner.encode('latin-1'))}{SOH}{inner}".encode("latin-1")
+    return head + f"10={sum(head) % 256:03d}{SOH}".encode()
+
+
+HEADER = "35=D|34=2|49=TW44|52=20240101-10:00:00.123|56=ISLD|"
+NOS = "11=ID1|21=1|38=100|40=2|44=10.5|54=1|55=BTCUSDT|60=20240101-10:00:00.123|"
+
+TRICKY_BODIES = [
+    NOS,
+    NOS + "58=a=b|",                        # value containing '='
+    NOS + "58=|",                           # empty value
+    NOS + "58=x|55|",                       # piece without '='
+    "11=ID1|55|58=1=2|",                    # missing '=' compensated by an extra one
+    NOS + "95=5|96=a|58=|",                 # data field whose value contains SOH and '='
+    NOS + "95=3|96=a=b|",                   # data field with '='
+    NOS + "0=zero|",                        # tag 0 (outside the tag table)
+    NOS + "010=x|",                         # leading zero
+    NOS + "12345=big|",                     # tag outside the table
+    NOS + "=novalue|",                      # empty tag
+    NOS + "-5=neg|",                        # negative tag
+    NOS + "58=caf\xe9|",                    # latin-1 byte
+]
+
+
+def sequential(raw: bytes):
+    return tuple(codec._parse_sequential(raw.decode("latin-1")))
+
+
+@pytest.mark.parametrize("body", TRICKY_BODIES)
+def test_parse_matches_the_field_by_field_walk(body):
+    raw = wrap((HEADER + body).replace("|", SOH))
+    try:
+        expected = sequential(raw)
+    except codec.GarbledMessage:
+        with pytest.raises(codec.GarbledMessage):
+            codec.parse(raw)
+        return
+    assert codec.parse(raw).fields == expected
+
+
+def mutate(rng: random.Random, pieces: list[str]) -> list[str]:
+    pieces = list(pieces)
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(pieces))
+        tag, _, value = pieces[i].partition("=")
+        choice = rng.randrange(9)
+        if choice == 0:
+            pieces[i] = f"{tag}="                                   # empty value
+        elif choice == 1:
+            pieces[i] = f"{tag}={value}=x"                          # '=' inside a value
+        elif choice == 2:
+            del pieces[i]                                           # missing field
+        elif choice == 3:
+            pieces.insert(rng.randrange(len(pieces) + 1), pieces[i])  # repeated field
+        elif choice == 4:
+            pieces.insert(rng.randrange(len(pieces) + 1), pieces.pop(i))  # reordered
+        elif choice == 5:
+            pieces[i] = f"{tag}={rng.choice(['Z', '1.5', '-3', '20241301-00:00:00', 'abc', '9'])}"
+        elif choice == 6:
+            pieces.insert(i, rng.choice(["9999=x", "58=txt", "97=Y", "78=1", "79=acct",
+                                         "453=1", "448=P", "5000=u", "95=2", "96=ab"]))
+        elif choice == 7:
+            pieces[i] = tag                                         # no '=' at all
+        else:
+            pieces[i] = f"{tag}={value}{rng.choice(['', ' ', '.', '0'])}"
+    return pieces
+
+
+def random_messages(count: int, seed: int):
+    rng = random.Random(seed)
+    base = (HEADER + NOS).rstrip("|").split("|")
+    for _ in range(count):
+        pieces = mutate(rng, base[1:])  # MsgType stays first
+        if rng.random() < 0.1:
+            pieces[0:0] = [f"35={rng.choice(['D', '0', '1', 'C', 'ZZ'])}"]
+        else:
+            pieces[0:0] = [base[0]]
+        yield wrap(SOH.join(pieces) + SOH)
+
+
+def test_parse_matches_the_walk_on_random_messages():
+    for raw in random_messages(3000, seed=1):
+        try:
+            expected = sequential(raw)
+        except codec.GarbledMessage:
+            with pytest.raises(codec.GarbledMessage):
+                codec.parse(raw)
+            continue
+        assert codec.parse(raw).fields == expected, raw
+
+
+@pytest.mark.parametrize("settings", [ValidationSettings(),
+                                      ValidationSettings(fields_have_values=False),
+                                      ValidationSettings(user_defined_fields=False),
+                                      ValidationSettings(allow_unknown_message_fields=True)])
+def test_validation_plan_agrees_with_the_exact_path(dictionary, settings):
+    validator = Validator(dictionary, settings)
+    reference = Validator(dictionary, settings)
+    fast_accepts = 0
+    for raw in random_messages(3000, seed=2):
+        try:
+            msg = codec.parse(raw)
+        except codec.GarbledMessage:
+            continue
+        expected = reference._validate_exact(msg.fields)
+        assert validator.validate(msg.fields) == expected, raw
+        if validator._valid_fast(msg.fields):
+            fast_accepts += 1
+            assert expected is None, raw
+    assert fast_accepts > 100  # the shortcut is actually exercised
+
+
+def test_validation_plan_is_rebuilt_when_the_cache_is_full(dictionary):
+    validator = Validator(dictionary, ValidationSettings())
+    validator.MAX_PLANS = 4
+    for raw in random_messages(200, seed=3):
+        try:
+            fields = codec.parse(raw).fields
+        except codec.GarbledMessage:
+            continue
+        assert validator.validate(fields) == validator._validate_exact(fields)
+        assert len(validator._plans) <= 4
+
+
+def reference_encode(begin: str, msg_type: str, header, body) -> bytes:
+    inner = f"35={msg_type}{SOH}" + "".join(f"{t}={v}{SOH}" for t, v in [*header, *body])
+    return wrap(inner, begin)
+
+
+def test_encode_matches_the_plain_construction():
+    header = [(34, "7"), (49, "ISLD"), (52, "20240101-10:00:00.123"), (56, "TW44")]
+    body = [(11, "A"), (58, "caf\xe9 = ok"), (12345, "big"), (38, "100")]
+    assert codec.encode("FIX.4.4", "D", header, body) == \
+        reference_encode("FIX.4.4", "D", header, body)
+    assert codec.encode("FIX.4.4", "0", header, iter(body)) == \
+        reference_encode("FIX.4.4", "0", header, body)  # a one-shot iterable, unknown tag
+    for n in range(300):  # every checksum value, zero-padded
+        body = [(58, "x" * n)]
+        assert codec.encode("FIX.4.4", "j", header, body) == \
+            reference_encode("FIX.4.4", "j", header, body)
