@@ -172,20 +172,38 @@ def parse(raw: bytes) -> FixMessage:
     if not checksum_txt.isdigit() or int(checksum_txt) != sum(raw[:k + 1]) & 255:
         raise GarbledMessage("CheckSum does not match")
     text = raw.decode("latin-1")
-    parts = text.split(SOH)
-    parts.pop()  # empty piece after the final SOH
-    cache = _TAG_CACHE
-    try:
-        # fast path: every tag already known, every piece has '=', no length-prefixed data
-        fields = [(cache[t], v) for t, sep, v in [p.partition("=") for p in parts] if sep]
-        if len(fields) != len(parts) or not _DATA_LENGTH_TAGS.isdisjoint(
-                [f[0] for f in fields]):
-            raise KeyError
-    except KeyError:
-        fields = _parse_sequential(text)
+    fields = _split_simple(raw, text)
+    if fields is None:
+        fields = tuple(_parse_sequential(text))
     if len(fields) < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
         raise GarbledMessage("BeginString, BodyLength, MsgType are not the first three fields")
-    return FixMessage(tuple(fields), raw)
+    return FixMessage(fields, raw)
+
+
+# Every byte except '=' and SOH: deleting them leaves a message's separators in order.
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b"=\x01")
+_ALTERNATING = b"=\x01" * 4096
+_TAG_OF = _TAG_CACHE.__getitem__
+
+
+def _split_simple(raw: bytes, text: str) -> tuple[tuple[int, str], ...] | None:
+    """The common message in a few C-level calls, or None for the exact path.
+
+    "Simple" means: the separators alternate ``= SOH = SOH ...`` (no value contains '=' or
+    SOH, no piece lacks '='), every tag is a known small positive number, and no tag is a
+    length field announcing a data value (which may contain SOH). Then replacing SOH by '='
+    and splitting yields tag, value, tag, value... exactly as a field-by-field walk would."""
+    separators = raw.translate(None, _NOT_SEPARATORS)
+    if separators != _ALTERNATING[:len(separators)]:
+        return None
+    pieces = text.replace(SOH, "=").split("=")
+    try:
+        tags = list(map(_TAG_OF, pieces[0:-1:2]))
+    except KeyError:
+        return None
+    if not _DATA_LENGTH_TAGS.isdisjoint(tags):
+        return None
+    return tuple(zip(tags, pieces[1::2]))
 
 
 # ------------------------------------------------------------------------------------------
@@ -207,18 +225,30 @@ def encode(begin_string: str, msg_type: str, header: Sequence[tuple[int, str]],
     """Build a complete message: ``8, 9, 35``, ``header`` then ``body`` as given, then ``10``.
 
     Callers pass header and body already in the order they want on the wire."""
+    return frame(begin_string, f"35={msg_type}{SOH}{fields_text(header)}{fields_text(body)}")
+
+
+def fields_text(fields: Iterable[tuple[int, str]]) -> str:
+    """``tag=value SOH`` for each field, in the order given."""
+    if not isinstance(fields, (list, tuple)):
+        fields = list(fields)  # read twice when a tag is outside the prefix table
     prefix = _PREFIX
     try:
-        text = "".join([prefix[t] + v + SOH for t, v in header]) + \
-            "".join([prefix[t] + v + SOH for t, v in body])
+        return "".join([f"{prefix[t]}{v}{SOH}" for t, v in fields])
     except KeyError:
-        text = "".join([_prefix(t) + v + SOH for t, v in header]) + \
-            "".join([_prefix(t) + v + SOH for t, v in body])
-    parts = ("35=", msg_type, SOH, text)
-    inner = "".join(parts).encode("latin-1")
-    msg = b"".join((b"8=", begin_string.encode("latin-1"), b"\x019=",
-                    str(len(inner)).encode("ascii"), _SOH_B, inner))
-    return msg + b"10=%03d\x01" % (sum(msg) & 255)
+        return "".join([f"{_prefix(t)}{v}{SOH}" for t, v in fields])
+
+
+# "10=nnn SOH" for every checksum value, so a reply's trailer costs a list index.
+_CHECKSUM_FIELDS = [b"10=%03d\x01" % n for n in range(256)]
+
+
+def frame(begin_string: str, inner: str) -> bytes:
+    """Wrap ``inner`` (``35=...`` up to the last body field's SOH) into a complete message:
+    BeginString and BodyLength before it, CheckSum after it. For callers that build the
+    inner text themselves (the session's cached header, see ``SessionCore._build``)."""
+    msg = f"8={begin_string}{SOH}9={len(inner)}{SOH}{inner}".encode("latin-1")
+    return msg + _CHECKSUM_FIELDS[sum(msg) & 255]
 
 
 # ------------------------------------------------------------------------------------------
