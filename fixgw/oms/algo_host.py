@@ -19,6 +19,7 @@ from fixgw.domain import ZERO, Strategy, TimeInForce, Urgency
 from fixgw.oms.algo_inputs import AlgoInputs
 from fixgw.oms.order import ClientOrder
 from fixgw.oms.state import OrderEvent
+from fixgw.routing.sor import parse_quantity_parameter
 
 if TYPE_CHECKING:
     from fixgw.oms.manager import OrderManager
@@ -35,17 +36,9 @@ def parent_spec(order: ClientOrder, now: float, *, resume: bool = False) -> Pare
     the same end time, limit and parameters."""
     params = {p.name.lower(): p.value for p in order.strategy_params}
 
-    def dec(name: str) -> Decimal | None:
-        v = params.get(name)
-        if v is None:
-            return None
-        try:
-            d = Decimal(v)
-        except Exception:
-            raise ValueError(f"StrategyParameter {name}: not a decimal: '{v}'") from None
-        if not d.is_finite() or d < 0:
-            raise ValueError(f"StrategyParameter {name}: must be >= 0: '{v}'")
-        return d
+    def quantity(name: str) -> Decimal | None:
+        v = params.get(name.lower())
+        return None if v is None else parse_quantity_parameter(name, v)
 
     def venues(name: str) -> tuple[str, ...]:
         return tuple(v.strip() for v in params.get(name, "").split(",") if v.strip())
@@ -64,7 +57,7 @@ def parent_spec(order: ClientOrder, now: float, *, resume: bool = False) -> Pare
         strategy=order.strategy, start=start,
         end=order.expire_time, limit_price=order.price, urgency=order.urgency or Urgency.MEDIUM,
         participation_rate=order.participation_rate, max_floor=order.max_floor,
-        min_clip=dec("minclip") or ZERO, max_clip=dec("maxclip"), post_only=post_only,
+        min_clip=quantity("MinClip") or ZERO, max_clip=quantity("MaxClip"), post_only=post_only,
         venues_include=venues("includevenues") or venues("venues"),
         venues_exclude=venues("excludevenues"))
 

@@ -17,6 +17,7 @@ the limit, lot remainders) are reported as ``remainder``, never silently dropped
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -314,10 +315,29 @@ def venue_filters_from_strategy_parameters(params: Mapping[str, str]
         elif key == "excludevenues":
             exclude = frozenset(v.strip() for v in value.split(",") if v.strip())
         elif key == "minclip":
-            try:
-                min_clip = Decimal(value)
-            except Exception:
-                raise ValueError(f"StrategyParameter MinClip: not a decimal: {value!r}") from None
-            if not min_clip.is_finite() or min_clip < 0:
-                raise ValueError(f"StrategyParameter MinClip: must be >= 0: {value!r}")
+            min_clip = parse_quantity_parameter("MinClip", value)
     return include, exclude, min_clip
+
+
+MAX_PARAMETER_CHARS = 40
+_PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
+def parse_quantity_parameter(name: str, value: str) -> Decimal:
+    """A quantity given as a StrategyParameter (960), read as a FIX Qty: a plain decimal
+    (digits and at most one '.'), zero or more.
+
+    Python's Decimal also takes exponents (``1E+2``), ``NaN``, ``Infinity``, underscores and
+    blanks; none of those is a FIX decimal, and an exponent like ``1E+999999`` would become a
+    million-digit number on the order path, so they are refused. Raises ValueError naming the
+    parameter and the value."""
+    if len(value) > MAX_PARAMETER_CHARS:
+        raise ValueError(f"StrategyParameter {name}: too long (over {MAX_PARAMETER_CHARS} "
+                         f"characters): {value[:MAX_PARAMETER_CHARS] + '...'!r}")
+    if not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError(f"StrategyParameter {name}: not a plain decimal (digits and one '.'; "
+                         f"no exponent, NaN or Infinity): {value!r}")
+    quantity = Decimal(value)
+    if quantity < 0:
+        raise ValueError(f"StrategyParameter {name}: must be >= 0: {value!r}")
+    return quantity
