@@ -17,6 +17,10 @@ class FixMessage:
 
     @property
     def msg_type(self) -> str:
+        fields = self.fields
+        # third after 8 and 9 in every parsed message: no scan needed
+        if len(fields) > 2 and fields[2][0] == 35 and fields[0][0] == 8 and fields[1][0] == 9:
+            return fields[2][1]
         return self.get(35) or ""
 
     def get(self, tag: int, default: str | None = None) -> str | None:

@@ -25,7 +25,10 @@ import enum
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
-from fixgw.fix.codec import GarbledMessage, encode, parse, parse_utc_timestamp, utc_timestamp
+from operator import itemgetter
+
+from fixgw.fix.codec import (GarbledMessage, encode, fields_text, frame, parse,
+                             parse_utc_timestamp, utc_timestamp)
 from fixgw.fix.dictionary import DataDictionary, MessageDef
 from fixgw.fix.message import FixMessage
 from fixgw.fix.tags import (ADMIN_MSG_TYPES, REJECT_TEXT, REVERSE_ROUTE, MsgType,
@@ -117,6 +120,11 @@ class SessionCore:
         self._our = session_id.sender_comp_id
         self._their = session_id.target_comp_id
         self._header_tags = dictionary.header.members
+        # The standard header of every message we send, around MsgSeqNum and SendingTime
+        # (34, 49, 52, 56 in tag order): see _build.
+        self._after_seq = f"\x0149={self._our}\x0152="
+        self._after_time = f"\x0156={self._their}\x01"
+        self._group_tags: dict[str, frozenset[int]] = {}
         seq = store.load(self.key)
         self.next_sender = seq.next_sender
         self.next_target = seq.next_target
@@ -205,7 +213,7 @@ class SessionCore:
         if not self.connected or self.close_requested:
             return
         self._next(msg, now, queued=False)
-        if self.connected and not self.close_requested:
+        if self._queue and self.connected and not self.close_requested:
             self._next_queued(now)
         self._persist()
 
@@ -510,10 +518,17 @@ class SessionCore:
 
     def _build(self, msg_type: str, seq: int, now: float, body: Iterable[tuple[int, str]],
                extra_header: Sequence[tuple[int, str]] = ()) -> bytes:
+        """Header 34, 49, 52, 56 (plus ``extra_header``, merged in tag order), then ``body``.
+
+        Without extra header fields (nearly every message) the header is two cached strings
+        around MsgSeqNum and SendingTime; the bytes are the same as the general path's."""
+        if not extra_header:
+            return frame(self.begin_string,
+                         f"35={msg_type}\x0134={seq}{self._after_seq}{utc_timestamp(now)}"
+                         f"{self._after_time}{fields_text(body)}")
         header = [(34, str(seq)), (49, self._our), (52, utc_timestamp(now)), (56, self._their)]
-        if extra_header:
-            header.extend(extra_header)
-            header.sort(key=_tag_of)
+        header.extend(extra_header)
+        header.sort(key=_tag_of)
         return encode(self.begin_string, msg_type, header, body)
 
     def _write(self, raw: bytes, now: float) -> None:
@@ -523,10 +538,15 @@ class SessionCore:
 
     def _order_body(self, msg_type: str, body: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
         """Ascending tag order, repeating-group entries kept after their NumInGroup field."""
-        mdef = self.dictionary.messages.get(msg_type)
-        if mdef is None or not mdef.groups or mdef.groups.keys().isdisjoint([t for t, _ in body]):
+        group_tags = self._group_tags.get(msg_type)
+        if group_tags is None:
+            mdef = self.dictionary.messages.get(msg_type)
+            group_tags = frozenset(mdef.groups) if mdef is not None else frozenset()
+            if len(self._group_tags) < 1024:  # MsgTypes come from applications, not peers
+                self._group_tags[msg_type] = group_tags
+        if not group_tags or group_tags.isdisjoint(map(_tag_of, body)):
             return sorted(body, key=_tag_of)
-        return _order_with_groups(body, mdef)
+        return _order_with_groups(body, self.dictionary.messages[msg_type])
 
     def _resend(self, begin: int, end: int, now: float) -> None:
         cursor = begin
@@ -606,8 +626,7 @@ class SessionCore:
             self._persisted = current
 
 
-def _tag_of(field: tuple[int, str]) -> int:
-    return field[0]
+_tag_of = itemgetter(0)  # a field's tag, as a C-level sort key
 
 
 def _order_with_groups(body: Sequence[tuple[int, str]], mdef: MessageDef) -> list[tuple[int, str]]:

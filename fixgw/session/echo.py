@@ -34,7 +34,7 @@ class EchoApplication:
             if msg_type == "D":
                 seen = self._seen.setdefault(session.session_id, set())
                 clordid = message.get(11) or ""
-                if message.get(97) == "Y" and clordid in seen:
+                if clordid in seen and message.get(97) == "Y":
                     return
                 seen.add(clordid)
             session.send(msg_type, [f for f in message.fields if f[0] not in _NOT_ECHOED_TAGS])
