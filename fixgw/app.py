@@ -92,7 +92,7 @@ class Gateway:
         self.clock = clock or LiveClock()
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(config.database_path, config.store_synchronous)
-        self.store.start_background_checkpoints()
+        self.store.start_background_writer()
         dictionaries: dict[tuple[Path, ...], DataDictionary] = {}
         self.logs: list[MessageLog] = []
         self.log_writer = LogWriter()
