@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from typing import Iterable, Sequence
+from zlib import adler32
 
 from fixgw.fix.message import FixMessage
 
@@ -169,7 +170,7 @@ def parse(raw: bytes) -> FixMessage:
     if not length_txt.isdigit() or int(length_txt) != k + 1 - (j + 1):
         raise GarbledMessage("BodyLength does not match")
     checksum_txt = raw[k + 4:-1]
-    if not checksum_txt.isdigit() or int(checksum_txt) != sum(raw[:k + 1]) & 255:
+    if not checksum_txt.isdigit() or int(checksum_txt) != byte_sum(raw[:k + 1]) & 255:
         raise GarbledMessage("CheckSum does not match")
     text = raw.decode("latin-1")
     fields = _split_simple(raw, text)
@@ -248,7 +249,25 @@ def frame(begin_string: str, inner: str) -> bytes:
     BeginString and BodyLength before it, CheckSum after it. For callers that build the
     inner text themselves (the session's cached header, see ``SessionCore._build``)."""
     msg = f"8={begin_string}{SOH}9={len(inner)}{SOH}{inner}".encode("latin-1")
-    return msg + _CHECKSUM_FIELDS[sum(msg) & 255]
+    return msg + _CHECKSUM_FIELDS[byte_sum(msg) & 255]
+
+
+# Adler-32's first half is 1 + the byte sum modulo 65521: exact while the sum stays below
+# 65521 - 1, which 256 bytes of 0xFF (65280) do.
+_ADLER_CHUNK = 256
+
+
+def byte_sum(data: bytes) -> int:
+    """``sum(data)`` (the FIX CheckSum before ``% 256``), computed in C.
+
+    Python's ``sum()`` over bytes costs about 3.5 ns a byte, 0.6 us for a typical message,
+    twice per request-reply (check and encode); zlib's adler32 does the same arithmetic
+    at memory speed. Chunks of 256 bytes keep its modulo from ever wrapping."""
+    if len(data) <= _ADLER_CHUNK:
+        return (adler32(data) & 0xFFFF) - 1
+    view = memoryview(data)
+    return sum([(adler32(view[i:i + _ADLER_CHUNK]) & 0xFFFF) - 1
+                for i in range(0, len(data), _ADLER_CHUNK)])
 
 
 # ------------------------------------------------------------------------------------------

@@ -43,13 +43,10 @@ def _is_int(v: str) -> bool:
 
 
 def _is_float(v: str) -> bool:
+    """Optional '-', then digits with at most one '.' somewhere and at least one digit
+    ("5", "5.", ".5", "-1.25"): removing the first '.' must leave only ASCII digits."""
     d = v[1:] if v[:1] == "-" else v
-    if not d or not d.isascii():
-        return False
-    whole, dot, frac = d.partition(".")
-    if not (whole or frac):
-        return False
-    return (not whole or whole.isdigit()) and (not frac or frac.isdigit())
+    return d.replace(".", "", 1).isdigit() and d.isascii()
 
 
 def _is_char(v: str) -> bool:
@@ -93,8 +90,10 @@ def _is_timestamp(v: str) -> bool:
         _TS_SECONDS_OK[base] = ok
     if not ok:
         return False
-    rest = v[17:]
-    return not rest or (rest[0] == "." and 1 <= len(rest) - 1 <= 9 and _digits(rest[1:]))
+    if len(v) == 17:
+        return True
+    frac = v[18:]
+    return v[17] == "." and 1 <= len(frac) <= 9 and frac.isdigit() and frac.isascii()
 
 
 FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {

@@ -6,6 +6,7 @@ plain way, over hand-picked tricky messages and a few thousand random mutations.
 """
 from __future__ import annotations
 
+import itertools
 import pathlib
 import random
 
@@ -166,3 +167,39 @@ def test_encode_matches_the_plain_construction():
         body = [(58, "x" * n)]
         assert codec.encode("FIX.4.4", "j", header, body) == \
             reference_encode("FIX.4.4", "j", header, body)
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 511, 512, 513, 5000, 65536])
+def test_byte_sum_equals_sum_at_chunk_boundaries(size):
+    worst = b"\xff" * size
+    assert codec.byte_sum(worst) == sum(worst)
+    mixed = bytes(random.Random(size).randrange(256) for _ in range(size))
+    assert codec.byte_sum(mixed) == sum(mixed)
+
+
+def reference_is_float(v: str) -> bool:
+    """The FIX float rule spelt out: optional '-', digits, at most one '.', one digit at least."""
+    d = v[1:] if v.startswith("-") else v
+    whole, _, frac = d.partition(".")
+    digits = set("0123456789")
+    return bool(whole or frac) and set(whole) <= digits and set(frac) <= digits
+
+
+def test_float_format_check_on_every_short_string():
+    from fixgw.fix.validation import _is_float
+    alphabet = ["0", "7", ".", "-", "a", "\u0663", " ", "+", "e"]
+    for length in range(6):
+        for chars in itertools.product(alphabet, repeat=length):
+            value = "".join(chars)
+            assert _is_float(value) == reference_is_float(value), value
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("20240101-10:00:00", True), ("20240101-10:00:00.1", True),
+    ("20240101-10:00:00.123456789", True), ("20240101-10:00:00.", False),
+    ("20240101-10:00:00.1234567890", False), ("20240101-10:00:00x123", False),
+    ("20240101-10:00:00.12a", False), ("20240101-10:00:00.\u0663", False),
+    ("20240101-10:00:00.-1", False), ("20241301-10:00:00.1", False), ("", False)])
+def test_timestamp_format_check(value, ok):
+    from fixgw.fix.validation import _is_timestamp
+    assert _is_timestamp(value) is ok
