@@ -4,9 +4,10 @@ No protocol logic lives here. Per connection it feeds received bytes to a
 :class:`ConnectionCore`, arms one timer at the core's ``next_deadline()``, and pauses reading
 when the core asks (inbound rate limit).
 
-Output is batched per event-loop turn by :class:`OutputPump`: whatever the cores produced in a
-turn (replies to input, ``SessionHandle.send`` calls, timers) is written after **one** store
-commit; the message logs follow at most 50 ms later, from a writer thread. The commit comes *before* the bytes
+Replies to a connection's input are committed and written at once, inside its
+``data_received``; whatever else the cores produced in a turn (``SessionHandle.send`` calls,
+timers) is written by :class:`OutputPump` at the end of the turn after **one** store commit;
+the message logs follow at most 50 ms later, from a writer thread. The commit comes *before* the bytes
 go to the sockets, so nothing a counterparty has received can be lost or renumbered by a crash.
 """
 from __future__ import annotations
@@ -46,8 +47,7 @@ class OutputPump:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
-    def flush(self) -> None:
-        self._scheduled = False
+    def _commit_or_abort_all(self) -> None:
         try:
             self._commit()
         except Exception:
@@ -56,6 +56,21 @@ class OutputPump:
             for conn in list(self.connections):
                 conn.abort()
             raise
+
+    def reply_now(self, conn: "FixConnection") -> None:
+        """Commit and write one connection's replies at once, inside its ``data_received``.
+
+        Why not wait for the end of the turn: a commit is one journal append (a few us), so
+        batching it buys little, while the hop through ``call_soon`` costs a loop iteration on
+        every lone message. The turn's :meth:`flush` still runs for everything else (other
+        connections' output, the logs)."""
+        self._commit_or_abort_all()
+        conn.write_pending()
+        self.request()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        self._commit_or_abort_all()
         for conn in list(self.connections):
             conn.write_pending()
         # The message log is not on a reply's path: formatted now, after the writes, and handed
@@ -118,10 +133,17 @@ class FixConnection(asyncio.Protocol):
             self._pump.request()
             self.abort()
             return
-        # Always end the turn with the pump: even input that produced no output (a Heartbeat,
-        # an order the application answers later) moved a sequence number to commit.
-        self._pump.request()
-        if not core.has_output:
+        if core.pending:
+            try:
+                self._pump.reply_now(self)
+            except Exception:
+                return   # logged by the pump, every connection dropped
+            if self._closing:
+                return
+        else:
+            # Input that produced no output (a Heartbeat, an order the application answers
+            # later) still moved a sequence number: the turn's pump commits it.
+            self._pump.request()
             self._arm()
         transport = self._transport
         if transport is None:
