@@ -298,25 +298,35 @@ _PARSED_TS: dict[str, float] = {}
 
 
 def parse_utc_timestamp(text: str) -> float | None:
-    """``YYYYMMDD-HH:MM:SS[.fff...]`` to epoch seconds, or None when malformed."""
+    """``YYYYMMDD-HH:MM:SS[.fff...]`` to epoch seconds, or None when malformed.
+
+    The seconds part is looked up first: only well-formed ones are ever cached, and every
+    message of the same second (all of them, at any realistic rate) hits the cache."""
+    value = _PARSED_TS.get(text[:17])
+    if value is None:
+        value = _parse_seconds(text)
+        if value is None:
+            return None
+    if len(text) == 17:
+        return value
+    frac = text[18:]
+    if text[17] != "." or not frac.isdigit():
+        return None
+    return value + int(frac) / (10 ** len(frac))
+
+
+def _parse_seconds(text: str) -> float | None:
     if len(text) < 17 or text[8] != "-" or text[11] != ":" or text[14] != ":":
         return None
     base = text[:17]
-    value = _PARSED_TS.get(base)
-    if value is None:
-        try:
-            value = float(_timegm(int(base[0:4]), int(base[4:6]), int(base[6:8]),
-                                  int(base[9:11]), int(base[12:14]), int(base[15:17])))
-        except ValueError:
-            return None
-        if len(_PARSED_TS) > 4096:
-            _PARSED_TS.clear()
-        _PARSED_TS[base] = value
-    if len(text) > 17:
-        frac = text[18:]
-        if text[17] != "." or not frac.isdigit():
-            return None
-        value += int(frac) / (10 ** len(frac))
+    try:
+        value = float(_timegm(int(base[0:4]), int(base[4:6]), int(base[6:8]),
+                              int(base[9:11]), int(base[12:14]), int(base[15:17])))
+    except ValueError:
+        return None
+    if len(_PARSED_TS) > 4096:
+        _PARSED_TS.clear()
+    _PARSED_TS[base] = value
     return value
 
 

@@ -222,8 +222,10 @@ class SessionCore:
         if not self._always_open and now >= self._next_window_check:
             self._roll_window(now)
         header_tags = self._header_tags
-        extra = [f for f in body if f[0] in header_tags]
-        if extra:
+        if header_tags.isdisjoint(map(_tag_of, body)):
+            extra: Sequence[tuple[int, str]] = ()
+        else:
+            extra = [f for f in body if f[0] in header_tags]
             body = [f for f in body if f[0] not in header_tags]
         seq = self.next_sender
         raw = self._build(msg_type, seq, now, self._order_body(msg_type, body), extra)

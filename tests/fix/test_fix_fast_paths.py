@@ -203,3 +203,16 @@ def test_float_format_check_on_every_short_string():
 def test_timestamp_format_check(value, ok):
     from fixgw.fix.validation import _is_timestamp
     assert _is_timestamp(value) is ok
+
+
+@pytest.mark.parametrize("text", ["20240101-10:00:00", "20240101-10:00:00.5", "20240101-10:00:00.",
+                                  "20240101-10:00:00x5", "20240101-10:00:0", "20240101 10:00:00",
+                                  "20241301-10:00:00", "20240101-10:00:00.5a", ""])
+def test_sending_time_parse_is_the_same_with_the_seconds_part_cached(text):
+    first = codec.parse_utc_timestamp(text)  # may fill the cache
+    assert codec.parse_utc_timestamp(text) == first
+    codec._PARSED_TS.clear()
+    assert codec.parse_utc_timestamp(text) == first
+    if text[:17] == "20240101-10:00:00":
+        assert first == (None if text[17:] not in ("", ".5") else
+                         1704103200.0 + (0.5 if text.endswith(".5") else 0))
