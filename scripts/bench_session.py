@@ -271,7 +271,7 @@ class Session:
                           max_messages: int = 2_000_000) -> PhaseResult:
         # Pre-encode generously; the loop stops at ``duration``.
         count = max_messages
-        estimate = int(duration * 40_000) + window
+        estimate = int(duration * 80_000) + window
         count = min(count, estimate)
         messages, first_id = self._prepare(count)
         p = self.protocol

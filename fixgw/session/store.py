@@ -23,6 +23,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -164,14 +165,15 @@ class SqliteStore:
         self.commits = 0
         self._closed = False
         # Journaled mode. _db_lock: whoever uses the connection (the writer thread, or the
-        # event loop reading); _handover_lock (short): appending a record together with its
-        # batch, against the writer taking the batch and rotating the file.
+        # event loop reading). Committed batches reach the writer through _unapplied, a deque
+        # (append and popleft are atomic): the event loop never waits for a lock the writer
+        # thread holds, since that thread may be descheduled while holding it. A retired
+        # journal file is queued after its last batch and deleted once that batch is applied.
         self._db_lock = threading.Lock()
-        self._handover_lock = threading.Lock()
         self._journal: JournalFile | None = None
+        self._rotate_bytes = 4 << 20
         self._next_generation = 0
-        self._unapplied = Batch()
-        self._retired: list[JournalFile] = []
+        self._unapplied: deque[Batch | JournalFile] = deque()
         self._writer: threading.Thread | None = None
         self._stop_writer = threading.Event()
         self.replayed_records_from: list[Path] = []
@@ -190,7 +192,7 @@ class SqliteStore:
                 level = logging.WARNING if index == len(files) - 1 else logging.ERROR
                 log.log(level, "store journal %s: dropped a torn record at its end (written "
                         "by a process that died mid-write; it never reached a socket)", path)
-        self._apply(merged)
+        self._apply([merged])
         for _, path in files:
             path.unlink()
         self.replayed_records_from = [p for _, p in files]
@@ -258,61 +260,72 @@ class SqliteStore:
         journal = self._journal
         if journal is None:
             with self._db_lock:
-                self._apply(batch)
+                self._apply([batch])
         else:
-            record = encode_record(batch.resets, batch.messages, batch.seqnums.values())
-            with self._handover_lock:
-                self._journal.append(record)
-                self._unapplied.extend(batch)
+            journal.append(encode_record(batch.resets, batch.messages, batch.seqnums.values()))
+            self._unapplied.append(batch)
+            if journal.size >= self._rotate_bytes:
+                self._journal = JournalFile(self.path, self._next_generation,
+                                            self._synchronous != "NORMAL")
+                self._next_generation += 1
+                self._unapplied.append(journal)
         self._pending_resets = []
         self._pending_msgs = []
         self._dirty_seq.clear()
         self.commits += 1
 
     # ---------------------------------------------------------------- applying to the tables
-    def _apply(self, batch: Batch) -> None:
-        """One SQLite transaction for ``batch`` (caller holds ``_db_lock``)."""
-        if not (batch.resets or batch.messages or batch.seqnums):
-            return
+    def _apply(self, batches: list[Batch]) -> None:
+        """One SQLite transaction for ``batches``, in order (caller holds ``_db_lock``).
+
+        Messages are collected across batches and inserted in chunks; a reset first inserts
+        what was collected, then deletes, so the order of the two is kept."""
         db = self._db
+        messages: list[tuple[str, int, bytes]] = []
+        seqnums: dict[str, SeqnumEntry] = {}
         db.execute("BEGIN IMMEDIATE")
         try:
-            for key in batch.resets:
-                db.execute("DELETE FROM fix_outgoing WHERE session_key=?", (key,))
-            messages = batch.messages
-            for start in range(0, len(messages), _ROWS_PER_INSERT):
-                chunk = messages[start:start + _ROWS_PER_INSERT]
-                db.execute(_save_messages_sql(len(chunk)),
-                           [value for row in chunk for value in row])
-            for s in batch.seqnums.values():
-                db.execute(_SAVE_SEQNUMS, (s.key, s.next_sender, s.next_target, s.created))
+            for batch in batches:
+                if batch.resets:
+                    self._insert(messages)
+                    messages = []
+                    for key in batch.resets:
+                        db.execute("DELETE FROM fix_outgoing WHERE session_key=?", (key,))
+                messages.extend(batch.messages)
+                seqnums.update(batch.seqnums)
+            self._insert(messages)
+            for e in seqnums.values():
+                db.execute(_SAVE_SEQNUMS, (e.key, e.next_sender, e.next_target, e.created))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
-    def _apply_unapplied(self, rotate_bytes: int | None = None) -> None:
-        """Apply what the journal holds beyond the tables (caller holds ``_db_lock``); with
-        ``rotate_bytes``, also start a new journal file once the current one is that big, and
-        delete retired files once everything they hold is in the tables."""
-        with self._handover_lock:
-            batch, self._unapplied = self._unapplied, Batch()
-            journal = self._journal
-            if rotate_bytes is not None and journal is not None and journal.size >= rotate_bytes:
-                self._retired.append(journal)
-                self._journal = JournalFile(self.path, self._next_generation,
-                                            self._synchronous != "NORMAL")
-                self._next_generation += 1
+    def _insert(self, messages: list[tuple[str, int, bytes]]) -> None:
+        for start in range(0, len(messages), _ROWS_PER_INSERT):
+            chunk = messages[start:start + _ROWS_PER_INSERT]
+            self._db.execute(_save_messages_sql(len(chunk)),
+                             [value for row in chunk for value in row])
+
+    def _apply_unapplied(self) -> None:
+        """Apply every committed batch not yet in the tables, then delete the journal files
+        retired before them (caller holds ``_db_lock``, so batches are applied in order)."""
+        queue = self._unapplied
+        items: list[Batch | JournalFile] = []
+        while queue:
+            items.append(queue.popleft())
+        if not items:
+            return
+        batches = [i for i in items if isinstance(i, Batch)]
         try:
-            self._apply(batch)
+            if batches:
+                self._apply(batches)
         except BaseException:
-            with self._handover_lock:   # keep it, in order, for the next attempt
-                batch.extend(self._unapplied)
-                self._unapplied = batch
+            queue.extendleft(reversed(items))   # in order, for the next attempt
             raise
-        for retired in self._retired:
-            retired.remove()
-        self._retired.clear()
+        for item in items:
+            if isinstance(item, JournalFile):
+                item.remove()
 
     def start_background_writer(self, apply_interval_s: float = 0.1,
                                 checkpoint_interval_s: float = 1.0,
@@ -327,12 +340,12 @@ class SqliteStore:
         self.commit()
         with self._db_lock:
             self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._rotate_bytes = rotate_bytes
         self._journal = JournalFile(self.path, self._next_generation,
                                     self._synchronous != "NORMAL")
         self._next_generation += 1
         thread = threading.Thread(
-            target=self._writer_loop,
-            args=(apply_interval_s, checkpoint_interval_s, rotate_bytes),
+            target=self._writer_loop, args=(apply_interval_s, checkpoint_interval_s),
             name="fixgw-store-writer", daemon=True)
         self._writer = thread
         thread.start()
@@ -340,14 +353,13 @@ class SqliteStore:
     # Kept for callers of the earlier name.
     start_background_checkpoints = start_background_writer
 
-    def _writer_loop(self, apply_interval_s: float, checkpoint_interval_s: float,
-                     rotate_bytes: int) -> None:
+    def _writer_loop(self, apply_interval_s: float, checkpoint_interval_s: float) -> None:
         last_checkpoint = time.monotonic()
         failing = False
         while not self._stop_writer.wait(apply_interval_s):
             try:
                 with self._db_lock:
-                    self._apply_unapplied(rotate_bytes)
+                    self._apply_unapplied()
                     if time.monotonic() - last_checkpoint >= checkpoint_interval_s:
                         last_checkpoint = time.monotonic()
                         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
