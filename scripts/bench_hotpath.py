@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """In-process micro-benchmark of the per-message FIX session hot path, against simplefix.
 
-What is timed is exactly what the transport does for one inbound NewOrderSingle on a logged-on
-echo session: ``ConnectionCore.data_received`` (framing, parse, dictionary validation, session
-checks, the echo application, numbering and encoding of the reply) then ``take_output``. No
-socket and no store commit: the commit and the socket write are the transport's and the
+What is timed is exactly what the transport (``fixgw.transport.server.FixConnection``) asks
+the sans-I/O connection for one inbound NewOrderSingle on a logged-on echo session:
+``ConnectionCore.data_received`` (framing, parse, dictionary validation, session checks, the
+echo application, numbering and encoding of the reply), ``pending``, ``take_output`` and
+``next_deadline`` (re-arming the heartbeat timer). No socket and no store commit: the commit and the socket write are the transport's and the
 store's, and are measured end to end by scripts/bench_session.py. The gateway is the real one
 (``fixgw.app.Gateway`` built from sessions/conformance.yaml: SQLite store, message log, echo).
 
@@ -128,18 +129,24 @@ def fixgw_runs(args, workdir: pathlib.Path) -> dict[str, float]:
     def check(reply: bytes) -> None:
         assert reply.count(b"\x0135=D\x01") == 1, reply
 
+    def serve(raw: bytes, now: float) -> bytes:
+        """FixConnection._feed, write_pending and _arm, minus the commit and the socket."""
+        conn.data_received(raw, now)
+        if conn.pending:
+            data, close = conn.take_output()
+            conn.next_deadline()
+            return data
+        return b""
+
     results: dict[str, float] = {}
     best = float("inf")
+    advance = clock.advance
     for _ in range(args.rounds):
         msgs = batch(args.count)
-        feed = conn.data_received
-        take = conn.take_output
-        advance = clock.advance
         t0 = time.perf_counter()
         for m in msgs:
             advance(0.001)
-            feed(m, clock.t)
-            take()
+            serve(m, clock.t)
         best = min(best, (time.perf_counter() - t0) / len(msgs))
         flush()
     results["warm"] = best * 1e6
@@ -150,8 +157,7 @@ def fixgw_runs(args, workdir: pathlib.Path) -> dict[str, float]:
         advance(0.001)
         pollute()
         t0 = time.perf_counter_ns()
-        feed(m, clock.t)
-        reply, _ = take()
+        reply = serve(m, clock.t)
         times.append(time.perf_counter_ns() - t0)
         check(reply)
     flush()
@@ -165,8 +171,7 @@ def fixgw_runs(args, workdir: pathlib.Path) -> dict[str, float]:
         profiler.enable()
         for m in msgs:
             advance(0.001)
-            feed(m, clock.t)
-            take()
+            serve(m, clock.t)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     gc.unfreeze()
