@@ -15,7 +15,7 @@ Validation returns a :class:`Rejection` instead of raising: it is the peer's fau
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from fixgw.fix.dictionary import DataDictionary, GroupDef, MessageDef
 from fixgw.fix.tags import USER_MIN, SessionRejectReason as R
@@ -115,6 +115,16 @@ class _FieldCheck:
     multi: bool
 
 
+class _Plan(NamedTuple):
+    """What remains to check per message once its shape passed: field indices whose value
+    must be non-empty, (index, enum set) memberships, (index, format check) calls. A field
+    with enums whose every value passes its format is only checked for membership; a field
+    with neither is listed as non-empty only when the session refuses empty values."""
+    non_empty: tuple[int, ...]
+    in_enums: tuple[tuple[int, frozenset[str]], ...]
+    formatted: tuple[tuple[int, Callable[[str], bool]], ...]
+
+
 class _Group:
     """A parsed group: its count field value and entries (lists of (tag, value))."""
     __slots__ = ("tag", "count", "entries", "nested", "gdef")
@@ -195,24 +205,21 @@ class Validator:
             plan = self._plans[key] = self._plan(key[0], key[1])
             if plan is None:
                 return False
-        for i, fmt, enums in plan:
-            value = fields[i][1]
-            if not value:
+        non_empty, in_enums, formatted = plan
+        for i in non_empty:
+            if not fields[i][1]:
                 return False
-            if enums is not None and value not in enums:
+        for i, enums in in_enums:
+            if fields[i][1] not in enums:
                 return False
-            if fmt is not None and not fmt(value):
+        for i, fmt in formatted:
+            if not fmt(fields[i][1]):
                 return False
         return True
 
-    def _plan(self, msg_type: str, tags: tuple[int, ...]
-              ) -> tuple[tuple[int, Callable[[str], bool] | None, frozenset[str] | None], ...] | None:
+    def _plan(self, msg_type: str, tags: tuple[int, ...]) -> _Plan | None:
         """The value checks a message of this shape needs, or None when the shape alone sends
-        it to the exact path. Each check is (field index, format check, enum set), and every
-        listed value must be non-empty. The format check is dropped when every enum value
-        passes it (membership then decides alone). A field with neither is listed only when
-        empty values are refused (an empty value with a format or enums fails them anyway,
-        whatever the setting, as before)."""
+        it to the exact path (see :class:`_Plan`)."""
         spec = self._fast_spec(msg_type)
         if spec is None or len(tags) < 4 or tags[-1] != 10:
             return None
@@ -224,7 +231,9 @@ class Validator:
             return None
         check_values = self.settings.fields_have_values
         in_body = False
-        plan = []
+        non_empty: list[int] = []
+        in_enums: list[tuple[int, frozenset[str]]] = []
+        formatted: list[tuple[int, Callable[[str], bool]]] = []
         for i, tag in enumerate(body_tags, 3):
             entry = allowed.get(tag)
             if entry is None:
@@ -238,14 +247,17 @@ class Validator:
             if enums is not None:
                 if multi:
                     return None
+                in_enums.append((i, enums))
                 if fmt is not None and all(fmt(e) for e in enums):
-                    fmt = None
-                plan.append((i, fmt, enums))
-            elif fmt is not None:
-                plan.append((i, fmt, None))
-            elif check_values:
-                plan.append((i, None, None))
-        return tuple(plan)
+                    fmt = None  # membership implies the format
+            if fmt is not None:
+                formatted.append((i, fmt))
+            # Empty values never pass the fast path (the exact path decides), whatever the
+            # setting: fields with a format or enums are listed here unless those refuse "".
+            if (fmt is None or fmt("")) and (enums is None or "" in enums) \
+                    and (check_values or enums is not None or fmt is not None):
+                non_empty.append(i)
+        return _Plan(tuple(non_empty), tuple(in_enums), tuple(formatted))
 
     def _validate_exact(self, fields: Sequence[tuple[int, str]]) -> Rejection | None:
         d = self.dictionary
