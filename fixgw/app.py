@@ -29,7 +29,7 @@ from fixgw.session.config import GatewayConfig, load_config
 from fixgw.session.core import SessionCore, SessionRules
 from fixgw.session.msglog import LogWriter, MessageLog
 from fixgw.session.runtime import SessionRuntime
-from fixgw.session.store import SqliteStore
+from fixgw.session.store import SqliteStore, StoreInUse
 from fixgw.transport.server import OutputPump, start_server
 
 DEFAULT_CONFIG = "sessions/default.yaml"
@@ -75,7 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
     with runner:
         try:
             return runner.run(serve(config))
-        except (ConfigError, DictionaryError) as exc:
+        except (ConfigError, DictionaryError, StoreInUse) as exc:
             print(f"fixgw: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:

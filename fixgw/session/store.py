@@ -18,8 +18,10 @@ connection and their own tables; this store never holds a transaction open betwe
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -130,6 +132,28 @@ _SAVE_SEQNUMS = ("INSERT INTO fix_session(session_key, next_sender, next_target,
                  "created=excluded.created")
 
 
+class StoreInUse(RuntimeError):
+    """Another process has the store open (two gateways on one state directory)."""
+
+
+def _lock_exclusively(database: Path) -> int:
+    """Hold ``<database>.lock`` for this process's lifetime (released by the kernel even on
+    SIGKILL). Why: a second gateway started on the same state directory would otherwise apply
+    and delete the running gateway's journal files before failing to listen."""
+    lock_path = database.with_name(database.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StoreInUse(f"the session store {database} is in use by another fixgw process "
+                         f"(pid {holder}); one state_dir serves one gateway") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class SqliteStore:
     """SQLite (WAL) store; see the module docstring for the batching contract.
 
@@ -146,6 +170,14 @@ class SqliteStore:
     def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_exclusively(self.path)
+        try:
+            self._open(synchronous)
+        except BaseException:
+            self.release_lock()
+            raise
+
+    def _open(self, synchronous: str) -> None:
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         # Small pages (only effective when this store creates the file): every commit rewrites
         # whole pages into the WAL, and a commit per event-loop turn touches two or three.
@@ -397,3 +429,11 @@ class SqliteStore:
                     if self._journal is not None:
                         self._journal.close()
                 self._db.close()
+            self.release_lock()
+
+    def release_lock(self) -> None:
+        """Let another process open the store (``close`` does it; tests simulating a crash
+        call it after closing the connection without a ``close``)."""
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1

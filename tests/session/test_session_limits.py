@@ -57,6 +57,7 @@ def test_sqlite_store_survives_reopen_and_reset_drops_messages(tmp_path):
     store.commit()
     store.save_message("k", 3, b"uncommitted")
     store._db.close()                                        # crash: no commit
+    store.release_lock()
     again = SqliteStore(path)
     state = again.load("k")
     assert (state.next_sender, state.next_target) == (3, 7)

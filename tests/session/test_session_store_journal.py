@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ from fixgw.session.store_journal import (FILE_MAGIC, Batch, SeqnumEntry, decode_
                                          encode_record, journal_files, read_journal)
 
 KEY = "FIX.4.4:ISLD->TW44"
+DICTIONARY = pathlib.Path(__file__).resolve().parents[2] / "dictionaries" / "FIX44.xml"
 
 
 def table_rows(path):
@@ -120,6 +122,7 @@ def test_reset_then_new_messages_survive_replay_in_order(tmp_path):
     store.set_seqnums(KEY, 2, 1)
     store.commit()
     store._db.close()                          # crash: the writer never applied anything
+    store.release_lock()
     for replay in range(2):                    # and a replay applied twice changes nothing
         again = SqliteStore(path)
         assert again.messages(KEY, 1, 9) == [(1, b"new-1")]
@@ -133,6 +136,7 @@ def test_reset_then_new_messages_survive_replay_in_order(tmp_path):
                 [], [(KEY, 1, b"old-1"), (KEY, 2, b"old-2")], []) + encode_record(
                 [KEY], [(KEY, 1, b"new-1")], [SeqnumEntry(KEY, 2, 1, 50.0)]))
         again._db.close()
+        again.release_lock()
 
 
 CHILD = textwrap.dedent("""
@@ -180,3 +184,43 @@ def test_sigkill_never_loses_a_committed_message_or_seqnum(tmp_path, apply_inter
         assert store.load(KEY).next_sender == len(stored) + 1
     finally:
         store.close()
+
+
+def test_a_second_process_cannot_open_a_store_in_use(tmp_path):
+    """Two gateways on one state_dir would apply and delete each other's journal files."""
+    from fixgw.session.store import StoreInUse
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    store.start_background_writer()
+    store.load(KEY)
+    store.save_message(KEY, 1, b"live")
+    store.commit()
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; from fixgw.session.store import SqliteStore\n"
+         "try:\n    SqliteStore(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__, e)",
+         str(path)], capture_output=True, text=True, timeout=30)
+    assert child.stdout.startswith("StoreInUse") and f"pid {os.getpid()}" in child.stdout
+    assert [g for g, _ in journal_files(path)] == [0]        # the live journal is untouched
+    store.close()
+    again = SqliteStore(path)                                 # released by close
+    assert again.messages(KEY, 1, 1) == [(1, b"live")]
+    again.close()
+
+
+def test_fixgw_run_refuses_a_state_dir_in_use(tmp_path):
+    from fixgw.session.store import StoreInUse
+    config = tmp_path / "gw.yaml"
+    config.write_text("state_dir: state\napplication: echo\nlisten: {host: 127.0.0.1, port: 0}\n"
+                      "session_defaults: {begin_string: FIX.4.4, sender_comp_id: ISLD, "
+                      f"dictionary: {DICTIONARY}}}\n"
+                      "sessions:\n  - {target_comp_id: TW44}\n")
+    held = SqliteStore(tmp_path / "state" / "fixgw.db")
+    try:
+        run = subprocess.run([sys.executable, "-m", "fixgw", "run", str(config)],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert run.returncode == 2
+        assert "in use by another fixgw process" in run.stderr
+        assert "Traceback" not in run.stderr
+    finally:
+        held.close()
+    assert issubclass(StoreInUse, RuntimeError)
