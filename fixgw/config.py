@@ -34,6 +34,10 @@ class OmsConfig:
     reconcile_on_start: bool = True
     default_account: str | None = None
     mass_cancel_all_engages_kill_switch: bool = True   # 530=7 is the kill switch (issue 6)
+    # a finished order (and its children) leaves memory this long after its last activity;
+    # it is answered from the journal afterwards (docs/oms-retention.md)
+    retain_terminal_orders_s: float = 300.0
+    retention_sweep_s: float = 5.0                     # how often the sweep looks
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,8 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
         venues[str(name)] = dict(body)
     oms_doc = r.mapping(doc, "oms", default={})
     known_oms = {"child_id_prefix", "cancel_timeout_s", "reconcile_on_start", "default_account",
-                 "mass_cancel_all_engages_kill_switch"}
+                 "mass_cancel_all_engages_kill_switch", "retain_terminal_orders_s",
+                 "retention_sweep_s"}
     for k in oms_doc:
         if k not in known_oms:
             raise ConfigError(source, f"oms.{k}", f"unknown key (known: {', '.join(sorted(known_oms))})")
@@ -112,8 +117,17 @@ def parse_gateway_config(doc: Mapping[str, Any], source: Path | str,
     if not prefix.isalnum() or len(prefix) > 8:
         raise ConfigError(source, "oms.child_id_prefix",
                           f"'{prefix}' must be 1-8 letters/digits (venues limit client ids)")
+    retain = r.number(oms_doc, "oms.retain_terminal_orders_s", default=300.0)
+    if not 0 <= retain < float("inf"):
+        raise ConfigError(source, "oms.retain_terminal_orders_s",
+                          f"{retain} must be a finite number of seconds >= 0")
+    sweep = r.number(oms_doc, "oms.retention_sweep_s", default=5.0)
+    if not 0 < sweep <= 3600:
+        raise ConfigError(source, "oms.retention_sweep_s",
+                          f"{sweep} must be above 0 and at most 3600 seconds")
     oms = OmsConfig(
         child_id_prefix=prefix,
+        retain_terminal_orders_s=retain, retention_sweep_s=sweep,
         cancel_timeout_s=r.number(oms_doc, "oms.cancel_timeout_s", default=10.0),
         reconcile_on_start=r.flag(oms_doc, "oms.reconcile_on_start", default=True),
         default_account=r.text(oms_doc, "oms.default_account", default=None),

@@ -40,7 +40,7 @@ class OrderEntry:
             self._reject_raw_nos(key, message, FIELD_REJECT_REASON.get(e.tag, OrdRejReason.OTHER),
                                  str(e), claim=True)
             return
-        if (key, nos.cl_ord_id) in self.used_cl_ord_ids:
+        if self._cl_ord_id_used(key, nos.cl_ord_id):
             existing = self._find(key, nos.cl_ord_id, None)
             if message.get(97) == "Y" and existing is not None:
                 # a possible resend of an order we have: answer with its status, never as a
@@ -87,8 +87,7 @@ class OrderEntry:
         self.orders[order.order_id] = order
         self.live[order.order_id] = order
         self.runtime[order.order_id] = OrderRuntime()
-        self.used_cl_ord_ids.add((key, order.cl_ord_id))
-        self.by_cl_ord_id[(key, order.cl_ord_id)] = order.order_id
+        self._remember_claim(key, order.cl_ord_id, order.order_id)
         with self.journal.transaction():
             self.journal.claim_cl_ord_id(key, order.cl_ord_id, order.order_id)
             if problem is not None:
@@ -172,10 +171,8 @@ class OrderEntry:
         self.orders[order.order_id] = order
         self.runtime[order.order_id] = OrderRuntime()
         with self.journal.transaction():
-            if claim and (key, cl_ord_id) not in self.used_cl_ord_ids and message.get(11):
-                self.used_cl_ord_ids.add((key, cl_ord_id))
-                self.by_cl_ord_id[(key, cl_ord_id)] = order.order_id
-                self.journal.claim_cl_ord_id(key, cl_ord_id, order.order_id)
+            if claim and message.get(11) and not self._cl_ord_id_used(key, cl_ord_id):
+                self._claim(key, cl_ord_id, order.order_id)
             self._report(order, ExecType.REJECTED, ord_rej_reason=reason, text=text)
         log.info("rejected NewOrderSingle %s on %s: %s", cl_ord_id, key, text)
 
@@ -185,6 +182,8 @@ class OrderEntry:
     def _find(self, key: str, cl_ord_id: str | None, order_id: str | None) -> ClientOrder | None:
         if cl_ord_id is not None:
             oid = self.by_cl_ord_id.get((key, cl_ord_id))
+            if oid is None:   # a forgotten (finished) order: the journal knows its ClOrdIDs
+                oid = self.journal.cl_ord_id_order(key, cl_ord_id)
             if oid is not None:
                 return self.order(oid)
         if order_id is not None:
@@ -219,7 +218,7 @@ class OrderEntry:
                                 m.CxlRejReason.UNKNOWN_ORDER,
                                 f"unknown order: OrigClOrdID(41) '{orig}' on session {key}")
             return False
-        if (key, cl_ord_id) in self.used_cl_ord_ids:
+        if self._cl_ord_id_used(key, cl_ord_id):
             self._cancel_reject(key, order, cl_ord_id, orig, response_to,
                                 m.CxlRejReason.DUPLICATE_CL_ORD_ID,
                                 f"duplicate ClOrdID(11) '{cl_ord_id}' on session {key}")
@@ -351,7 +350,7 @@ class OrderEntry:
         """530=7: the kill switch (issue 6): block new orders, cancel everything everywhere."""
         before = {o.order_id for o in self.open_orders()}
         report = await self.kill_switch.engage(f"OrderMassCancelRequest {req.cl_ord_id} from {key}")
-        affected = [self.orders[oid] for oid in sorted(before) if oid in self.orders]
+        affected = [o for o in map(self.order, sorted(before)) if o is not None]
         failed = sum(len(v) for v in report.failed.values())
         text = (f"kill switch engaged: {report.cancelled_count} venue order(s) canceled across "
                 f"{len(report.cancelled)} venue(s), {len(affected)} client order(s)"

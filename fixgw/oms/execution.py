@@ -248,7 +248,9 @@ class VenueExecution:
                 log.exception("cancel %s at %s failed", child.client_order_id, child.venue)
             await asyncio.sleep(0.2 * (attempt + 1))
         # the venue would not cancel: the client's request is refused, the order keeps working
-        order = self.orders[child.order_id]
+        order = self.orders.get(child.order_id)
+        if order is None:
+            return
         if order.status in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE) \
                 and order.pending_cl_ord_id is not None:
             response = m.CxlRejResponseTo.CANCEL if order.status is OrdStatus.PENDING_CANCEL \
@@ -273,6 +275,9 @@ class VenueExecution:
                 child = next((c for c in self.children.values()
                               if c.venue == event.venue
                               and c.venue_order_id == event.venue_order_id), None)
+            if child is None:
+                # a child retention forgot: a fill or a news the journal lacks reloads it
+                child = self._revive_child(event)
             if child is None:
                 log.debug("venue event for unknown child %s ignored", event.client_order_id)
                 return
@@ -322,6 +327,15 @@ class VenueExecution:
         self._crash_point("before_fill_journaled")
         now = self.clock.now()
         exec_id = self._new_exec_id()
+        # a fill after the order ended (the venue reported it after its cancel ack, or after
+        # retention forgot the order): booked and reported like any other, the order keeps
+        # its terminal status (the state table has no way out of one) with CumQty/AvgPx
+        # counting the fill; no completion logic and no scheduler runs again for it
+        late = order.terminal
+        if late:
+            log.warning("late fill %s %s @ %s on %s for %s, which is already %s: booked",
+                        fill.trade_id, fill.quantity, fill.price, fill.venue, order.order_id,
+                        order.status.name)
         child.filled += fill.quantity
         crt = self.child_rt[child.client_order_id]
         crt.venue_filled = max(crt.venue_filled, child.filled)
@@ -336,9 +350,12 @@ class VenueExecution:
         if order.cum_qty > order.quantity:
             log.error("overfill on %s: cum %s > qty %s", order.order_id, order.cum_qty,
                       order.quantity)
-        pending_id = order.pending_cl_ord_id if event is OrderEvent.FILL else None
-        self._apply(order, event)
-        if event is OrderEvent.FILL:
+        pending_id = order.pending_cl_ord_id if event is OrderEvent.FILL and not late else None
+        if late:
+            order.updated_at = now
+        else:
+            self._apply(order, event)
+        if event is OrderEvent.FILL and not late:
             self._compute_tca(order)
         with self.journal.transaction():
             self.journal.record_fill(JournaledFill(
@@ -356,7 +373,7 @@ class VenueExecution:
         # this event-loop turn): recovery must send it (fixgw/oms/unsent.py)
         self._crash_point("after_fill_journaled")
         rt = self.runtime[order.order_id]
-        if rt.algo is not None:
+        if rt.algo is not None and not late:
             rt.algo.on_fill(self.child_rt[child.client_order_id].slice_id, fill.quantity,
                             fill.price)
         if pending_id is not None:
@@ -382,6 +399,8 @@ class VenueExecution:
     def _child_changed(self, child: ChildOrder) -> None:
         order = self.orders[child.order_id]
         crt = self.child_rt[child.client_order_id]
+        if order.terminal:
+            self._touch_terminal(order)     # retention counts from the last activity
         if child.filled < crt.venue_filled and crt.chase_task is None:
             # the venue says more filled than we have fills for: if the fills do not arrive
             # shortly (stream gap), fetch the missing trades by REST

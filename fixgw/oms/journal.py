@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS oms_children (
     filled TEXT NOT NULL, venue_order_id TEXT, reason TEXT, created_at REAL NOT NULL,
     updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS oms_children_order ON oms_children(order_id);
+CREATE INDEX IF NOT EXISTS oms_children_venue_oid ON oms_children(venue, venue_order_id);
 CREATE TABLE IF NOT EXISTS oms_fills (
     venue TEXT NOT NULL, trade_id TEXT NOT NULL, client_order_id TEXT NOT NULL,
     order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, price TEXT NOT NULL,
@@ -69,6 +70,8 @@ CREATE INDEX IF NOT EXISTS oms_reports_order ON oms_reports(order_id);
 """
 
 ID_BLOCK = 1000
+# OrdStatus values of terminal orders (fixgw.oms.state.TERMINAL), for SQL
+_TERMINAL_SQL = "('2','3','4','8','C')"
 
 
 def _d(v: str | None) -> Decimal | None:
@@ -181,6 +184,21 @@ class Journal:
         return self._db.execute("SELECT 1 FROM oms_clordids WHERE session=? AND cl_ord_id=?",
                                 (session, cl_ord_id)).fetchone() is not None
 
+    def cl_ord_id_order(self, session: str, cl_ord_id: str) -> str | None:
+        """The OrderID a ClOrdID of ``session`` refers to (None: unknown, or claimed without
+        an order). Used when the order has left the manager's memory (retention)."""
+        row = self._db.execute("SELECT order_id FROM oms_clordids WHERE session=? AND "
+                               "cl_ord_id=?", (session, cl_ord_id)).fetchone()
+        return row[0] if row else None
+
+    def open_cl_ord_ids(self) -> Iterator[tuple[str, str, str | None]]:
+        """(session, ClOrdID, OrderID) of the orders not yet terminal: what a restart keeps
+        in memory (every other ClOrdID is checked against the journal on demand)."""
+        yield from self._db.execute(
+            "SELECT c.session, c.cl_ord_id, c.order_id FROM oms_clordids c "
+            "JOIN oms_orders o ON o.order_id = c.order_id "
+            f"WHERE o.status NOT IN {_TERMINAL_SQL}")
+
     def save_order(self, o: ClientOrder) -> None:
         """Insert or update the order's row (commits)."""
         self._db.execute(
@@ -229,7 +247,7 @@ class Journal:
     def orders(self, *, open_only: bool = False) -> list[ClientOrder]:
         sql = "SELECT * FROM oms_orders"
         if open_only:
-            sql += " WHERE status NOT IN ('2','3','4','8','C')"
+            sql += f" WHERE status NOT IN {_TERMINAL_SQL}"
         sql += " ORDER BY seq"
         cur = self._db.execute(sql)
         names = [d[0] for d in cur.description]
@@ -250,6 +268,20 @@ class Journal:
                                    "ORDER BY created_at", (order_id,))
         names = [d[0] for d in cur.description]
         return [_child_from_row(dict(zip(names, r))) for r in cur.fetchall()]
+
+    def child(self, client_order_id: str) -> ChildOrder | None:
+        cur = self._db.execute("SELECT * FROM oms_children WHERE client_order_id=?",
+                               (client_order_id,))
+        row = cur.fetchone()
+        return None if row is None else _child_from_row(dict(zip([d[0] for d in cur.description],
+                                                                 row)))
+
+    def child_by_venue_order_id(self, venue: str, venue_order_id: str) -> ChildOrder | None:
+        cur = self._db.execute("SELECT * FROM oms_children WHERE venue=? AND venue_order_id=?",
+                               (venue, venue_order_id))
+        row = cur.fetchone()
+        return None if row is None else _child_from_row(dict(zip([d[0] for d in cur.description],
+                                                                 row)))
 
     def fills(self, order_id: str | None = None) -> list[JournaledFill]:
         if order_id is None:

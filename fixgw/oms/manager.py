@@ -133,6 +133,14 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         self.used_cl_ord_ids: set[tuple[str, str]] = set()
         self.children: dict[str, ChildOrder] = {}
         self.child_rt: ChildRuntimeTable = ChildRuntimeTable()
+        # retention (docs/oms-retention.md): terminal orders by the time of their last
+        # activity, oldest first (a touch moves an order to the end), and the (session,
+        # ClOrdID) keys each order holds in the two ClOrdID indexes, to drop them with it
+        self._terminal_since: dict[str, float] = {}
+        self._claims: dict[str, list[tuple[str, str]]] = {}
+        self._retention_timer: asyncio.TimerHandle | None = None
+        self.forgotten_orders = 0      # orders dropped from memory since start (monitoring)
+        self.revived_orders = 0        # forgotten orders reloaded for a late venue event
         self.tasks: set[asyncio.Task] = set()
         self.instance = journal.instance
         self.listeners: list[Callable[[str, str, list], None]] = []  # (session_key, msg_type, body)
@@ -147,12 +155,11 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
     def load(self) -> list[ClientOrder]:
         """Rebuild in-memory state from the journal; return the orders still open.
 
-        Only open orders (and every ClOrdID, for duplicate checks) are loaded; a finished order
-        is read back from the journal when someone asks about it (:meth:`order`)."""
-        for session, cl_ord_id, order_id in self.journal.session_cl_ord_ids():
-            self.used_cl_ord_ids.add((session, cl_ord_id))
-            if order_id:
-                self.by_cl_ord_id[(session, cl_ord_id)] = order_id
+        Only open orders and their ClOrdIDs are loaded; a finished order is read back from
+        the journal when someone asks about it (:meth:`order`), and a ClOrdID not in memory is
+        checked against the journal before it is taken as new (:meth:`_cl_ord_id_used`)."""
+        for session, cl_ord_id, order_id in self.journal.open_cl_ord_ids():
+            self._remember_claim(session, cl_ord_id, order_id)
         open_orders = []
         for order in self.journal.orders(open_only=True):
             self.orders[order.order_id] = order
@@ -219,6 +226,8 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
                                        er.ord_status.value, er.cum_qty, er.avg_px, er.leaves_qty,
                                        now)
         self._send(order.session_key, m.MsgType.EXECUTION_REPORT, er.body(), order.account)
+        if order.terminal:
+            self._touch_terminal(order)
         return er
 
     def send_report_copy(self, view: ClientOrder, exec_type: ExecType, *, exec_id: str,
@@ -282,9 +291,22 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         return f"{self.config.child_id_prefix}{self.instance}-{seq}-{n}"
 
     def _claim(self, key: str, cl_ord_id: str, order_id: str) -> None:
-        self.used_cl_ord_ids.add((key, cl_ord_id))
-        self.by_cl_ord_id[(key, cl_ord_id)] = order_id
+        self._remember_claim(key, cl_ord_id, order_id)
         self.journal.claim_cl_ord_id(key, cl_ord_id, order_id)
+
+    def _remember_claim(self, key: str, cl_ord_id: str, order_id: str | None) -> None:
+        """The in-memory side of a claim: both ClOrdID indexes, and the order's list of keys
+        so that forgetting the order (retention) removes them too."""
+        self.used_cl_ord_ids.add((key, cl_ord_id))
+        if order_id:
+            self.by_cl_ord_id[(key, cl_ord_id)] = order_id
+            self._claims.setdefault(order_id, []).append((key, cl_ord_id))
+
+    def _cl_ord_id_used(self, key: str, cl_ord_id: str) -> bool:
+        """Duplicate check: in memory, else in the journal (the ClOrdIDs of forgotten
+        orders, and of orders finished before a restart, are only there)."""
+        return (key, cl_ord_id) in self.used_cl_ord_ids or \
+            self.journal.cl_ord_id_used(key, cl_ord_id)
 
     def _spawn(self, coro) -> asyncio.Task:
         """Run ``coro`` in the background, keeping a reference (the loop only holds weak
@@ -322,13 +344,17 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         return total
 
     def order(self, order_id: str) -> ClientOrder | None:
-        """The order by OrderID: in memory, or a finished one read back from the journal."""
+        """The order by OrderID: in memory, or a finished one read back from the journal.
+
+        A finished order read back is a view, not kept: answering a status request or a late
+        cancel about it must not make memory grow again (docs/oms-retention.md)."""
         order = self.orders.get(order_id)
         if order is None:
             order = self.journal.order(order_id)
-            if order is not None:
+            if order is not None and not order.terminal:   # (load() keeps every open order)
                 self.orders[order_id] = order
                 self.runtime[order_id] = OrderRuntime()
+                self.live[order_id] = order
         return order
 
     def open_orders(self) -> list[ClientOrder]:
@@ -337,6 +363,147 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
         for oid in done:
             del self.live[oid]
         return list(self.live.values())
+
+    # =========================================================================================
+    # retention: finished orders leave memory (docs/oms-retention.md)
+
+    def _touch_terminal(self, order: ClientOrder) -> None:
+        """A terminal order had activity (its terminal report, a child settling, a late
+        fill): its retention starts again from now. Moving it to the end keeps the table
+        ordered by time, so the sweep reads only the due head."""
+        oid = order.order_id
+        if oid not in self.orders:
+            return
+        self._terminal_since.pop(oid, None)
+        self._terminal_since[oid] = self.clock.now()
+
+    def _forgettable(self, order: ClientOrder) -> bool:
+        """Terminal, and nothing of it can still change: no routing or reconciliation in
+        flight, every child done at its venue with every fill the venue reported booked (else
+        a fill is on its way: the late-fill window, in which a fill chase may be running)."""
+        if not order.terminal:
+            return False
+        rt = self.runtime.get(order.order_id)
+        if rt is not None and (rt.routing or rt.reconciling):
+            return False
+        for child in order.children.values():
+            if not child.state.done:
+                return False
+            crt = self.child_rt.get(child.client_order_id)
+            if crt is not None and child.filled < crt.venue_filled:
+                return False
+        return True
+
+    def sweep_retention(self) -> int:
+        """Forget every terminal order idle for ``oms.retain_terminal_orders_s``; return how
+        many. Cost: the orders due (the table is oldest first, the walk stops at the first
+        one not due). An order due but still able to change is looked at again one
+        retention period later."""
+        retain = self.config.retain_terminal_orders_s
+        now = self.clock.now()
+        forgotten = 0
+        again: list[str] = []
+        table = self._terminal_since
+        while table:
+            oid = next(iter(table))
+            if table[oid] + retain > now:
+                break
+            del table[oid]
+            order = self.orders.get(oid)
+            if order is None:
+                continue
+            if self._forgettable(order):
+                self._forget(order)
+                forgotten += 1
+            elif order.terminal:
+                again.append(oid)
+        for oid in again:
+            table[oid] = now
+        if forgotten:
+            self.forgotten_orders += forgotten
+            log.debug("retention: %d finished orders left memory (%d in memory)", forgotten,
+                      len(self.orders))
+        return forgotten
+
+    def _forget(self, order: ClientOrder) -> None:
+        """Drop a finished order and everything indexed by it; the journal keeps it all."""
+        oid = order.order_id
+        for cid in order.children:
+            self.children.pop(cid, None)
+            self.child_rt.pop(cid, None)
+        rt = self.runtime.pop(oid, None)
+        if rt is not None:
+            if rt.timer is not None:
+                rt.timer.cancel()
+            if rt.algo is not None:
+                rt.algo.stop()
+        self.orders.pop(oid, None)
+        self.live.pop(oid, None)
+        self._terminal_since.pop(oid, None)
+        for key in self._claims.pop(oid, ()):
+            if self.by_cl_ord_id.get(key) == oid:
+                del self.by_cl_ord_id[key]
+                self.used_cl_ord_ids.discard(key)
+
+    def _revive_child(self, event) -> ChildOrder | None:
+        """A venue event for a child not in memory: if it is one of ours that retention
+        forgot and the event can change something (a fill not yet booked, or a cumulative
+        filled above the booked one), reload its order with every child from the journal
+        and return the child, so the event is booked the normal way, exactly once."""
+        from fixgw.venues.base import VenueFill
+        child = None
+        if event.client_order_id and event.client_order_id.startswith(self._child_id_stem()):
+            child = self.journal.child(event.client_order_id)
+        if child is None and event.venue_order_id:
+            child = self.journal.child_by_venue_order_id(event.venue, event.venue_order_id)
+        if child is None or child.order_id in self.orders:
+            return self.children.get(child.client_order_id) if child is not None else None
+        if isinstance(event, VenueFill):
+            if self.journal.has_fill(event.venue, event.trade_id):
+                return None
+        elif event.filled <= child.filled:
+            return None   # a repeat of what the journal has (e.g. a late cancel ack)
+        order = self.journal.order(child.order_id)
+        if order is None:
+            return None
+        self.orders[order.order_id] = order
+        self.runtime[order.order_id] = OrderRuntime()
+        if not order.terminal:
+            self.live[order.order_id] = order
+        for c in self.journal.children(order.order_id):
+            order.children[c.client_order_id] = c
+            self.children[c.client_order_id] = c
+            self.child_rt[c.client_order_id] = ChildRuntime(venue_filled=c.filled,
+                                                            submit_done=True)
+        self._touch_terminal(order)
+        self.revived_orders += 1
+        log.warning("venue event %s for child %s of forgotten order %s (%s): order reloaded "
+                    "from the journal", type(event).__name__, child.client_order_id,
+                    order.order_id, order.status.name)
+        return self.children.get(child.client_order_id)
+
+    def _child_id_stem(self) -> str:
+        return f"{self.config.child_id_prefix}{self.instance}-"
+
+    def start_retention(self) -> None:
+        """Run :meth:`sweep_retention` every ``oms.retention_sweep_s`` (wall seconds) on the
+        running loop until :meth:`stop_retention`."""
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            try:
+                self.sweep_retention()
+            except Exception:
+                log.exception("retention sweep failed")
+            self._retention_timer = loop.call_later(self.config.retention_sweep_s, tick)
+
+        self.stop_retention()
+        self._retention_timer = loop.call_later(self.config.retention_sweep_s, tick)
+
+    def stop_retention(self) -> None:
+        if self._retention_timer is not None:
+            self._retention_timer.cancel()
+            self._retention_timer = None
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait for venue tasks in flight (shutdown, tests)."""

@@ -136,6 +136,7 @@ class GatewayService:
         self.unsent_fills_reported = report_unsent_fills(self.manager, self.journal, self.clock)
         if self.config.oms.reconcile_on_start and open_orders:
             self.reconciliation = await reconcile(self.manager, open_orders)
+        self.manager.start_retention()     # finished orders leave memory (docs/oms-retention.md)
         self.kill_switch = KillSwitchController(self.risk, cancel_all=self.manager.cancel_everything)
         self.manager.kill_switch = self.kill_switch
         if self.config.admin_socket:
@@ -148,6 +149,7 @@ class GatewayService:
     async def stop(self) -> None:
         if self.admin is not None:
             await self.admin.stop()
+        self.manager.stop_retention()
         await self.manager.drain(timeout=3.0)
         for run in [rt.algo for rt in self.manager.runtime.values() if rt.algo is not None]:
             run.stop()
