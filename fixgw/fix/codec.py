@@ -184,7 +184,10 @@ def parse(raw: bytes) -> FixMessage:
 # Every byte except '=' and SOH: deleting them leaves a message's separators in order.
 _NOT_SEPARATORS = bytes(b for b in range(256) if b not in b"=\x01")
 _ALTERNATING = b"=\x01" * 4096
-_TAG_OF = _TAG_CACHE.__getitem__
+# Tag text -> int for the tags the simple split may meet: a data-length tag is missing, so
+# its lookup fails and the message takes the exact path.
+_SIMPLE_TAG_OF = {text: tag for text, tag in _TAG_CACHE.items()
+                  if tag not in _DATA_LENGTH_TAGS}.__getitem__
 
 
 def _split_simple(raw: bytes, text: str) -> tuple[tuple[int, str], ...] | None:
@@ -199,12 +202,9 @@ def _split_simple(raw: bytes, text: str) -> tuple[tuple[int, str], ...] | None:
         return None
     pieces = text.replace(SOH, "=").split("=")
     try:
-        tags = list(map(_TAG_OF, pieces[0:-1:2]))
+        return tuple(zip(map(_SIMPLE_TAG_OF, pieces[0:-1:2]), pieces[1::2]))
     except KeyError:
         return None
-    if not _DATA_LENGTH_TAGS.isdisjoint(tags):
-        return None
-    return tuple(zip(tags, pieces[1::2]))
 
 
 # ------------------------------------------------------------------------------------------
