@@ -289,6 +289,11 @@ class VenueExecution:
             log.exception("venue event failed: %r", event)
 
     def _apply_update(self, child: ChildOrder, update: VenueOrderUpdate) -> None:
+        if child.client_order_id not in self.child_rt:
+            # a task (cancel, probe) outlived its child in memory (retention forgot the
+            # order): handled like a stream event, which reloads the order if it is news
+            self.on_venue_event(update)
+            return
         crt = self.child_rt[child.client_order_id]
         if update.filled > crt.venue_filled:
             crt.venue_filled = update.filled
@@ -317,6 +322,9 @@ class VenueExecution:
         self._child_changed(child)
 
     def _apply_fill(self, child: ChildOrder, fill: VenueFill) -> None:
+        if child.client_order_id not in self.child_rt:   # stale reference (see _apply_update)
+            self.on_venue_event(fill)
+            return
         order = self.orders[child.order_id]
         if fill.quantity <= 0:
             return

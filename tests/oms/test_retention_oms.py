@@ -433,3 +433,46 @@ def test_the_periodic_sweep_runs_on_the_loop(tmp_path):
         oms.stop_retention()
         assert oms._retention_timer is None
     asyncio.run(main())
+
+
+def test_a_fill_after_the_order_ended_is_booked_not_lost(tmp_path):
+    """In memory too: a fill reported after the cancel completed is booked and reported with
+    the order's terminal status (there is no way out of Canceled), CumQty counting it."""
+    async def t(oms, s, v, clock):
+        req, oid = await canceled_partial(oms, s, v, "C1", "C2")
+        v["a"].fill(req, D("0.1"), D(100))
+        await settle()
+        er = s.ers()[-1]
+        assert er[150] == "F" and er[39] == "4" and er[14] == "0.5" and er[151] == "0"
+        assert oms.journal.order(oid).cum_qty == D("0.5") and oms.revived_orders == 0
+        assert len(oms.journal.fills(oid)) == 2
+    run(t, tmp_path / "db")
+
+
+def test_a_venue_answer_arriving_after_the_order_was_forgotten(tmp_path, caplog):
+    """A cancel in flight when the stream already ended the child and retention (0 s here)
+    forgot the order: the late cancel response is handled like a stream event, quietly
+    ignored when it says nothing new (no failed task, no reload)."""
+    async def t(oms, s, v, clock):
+        release = asyncio.Event()
+        original = v["a"].cancel
+
+        async def slow(cid, symbol):
+            await release.wait()
+            return await original(cid, symbol)
+        v["a"].cancel = slow
+        oms.on_message(s, nos("C1", "1", "90", tif="1"))
+        await settle()
+        req = v["a"].submits[-1]
+        oms.on_message(s, cancel("C2", "C1"))
+        await settle()
+        oms.on_venue_event(v["a"].update(req, VenueOrderState.CANCELED))   # the stream first
+        await settle()
+        assert s.ers()[-1][39] == "4"
+        assert oms.sweep_retention() == 1 and memory(oms) == EMPTY
+        release.set()
+        await settle()
+        assert not oms.tasks and oms.revived_orders == 0 and memory(oms) == EMPTY
+    with caplog.at_level("WARNING"):
+        run(t, tmp_path / "db", retain=0.0)
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
