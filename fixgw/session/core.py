@@ -99,6 +99,7 @@ class SessionRules:
     max_queued_messages: int = 10000
 
 
+_NEVER = float("inf")  # "no deadline" inside next_deadline (compared by identity)
 _RESEND_HEADER_DROP = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
 
 
@@ -260,21 +261,28 @@ class SessionCore:
         self._persist()
 
     def next_deadline(self) -> float | None:
+        """The earliest of the logout timeout, the schedule end and the heartbeat deadlines.
+
+        The transport asks after every reply (to re-arm its timer), so no list is built."""
         if not self.connected or self.close_requested:
             return None
-        deadlines = []
+        deadline = _NEVER
         if self._logout_deadline is not None:
-            deadlines.append(self._logout_deadline)
-        if self._window_end is not None:
-            deadlines.append(self._window_end)
+            deadline = self._logout_deadline
+        if self._window_end is not None and self._window_end < deadline:
+            deadline = self._window_end
         hb = self.heartbeat_interval
         if hb > 0:
-            if self._test_requests == 0:
-                deadlines.append(self._last_sent + hb)
+            if self._test_requests == 0 and self._last_sent + hb < deadline:
+                deadline = self._last_sent + hb
             if self.rules.heartbeat_check:
-                deadlines.append(self._last_received + 1.2 * (self._test_requests + 1) * hb)
-                deadlines.append(self._last_received + 2.4 * hb)
-        return min(deadlines) if deadlines else None
+                test_request_due = self._last_received + 1.2 * (self._test_requests + 1) * hb
+                if test_request_due < deadline:
+                    deadline = test_request_due
+                timeout = self._last_received + 2.4 * hb
+                if timeout < deadline:
+                    deadline = timeout
+        return None if deadline is _NEVER else deadline
 
     def logout(self, text: str, now: float) -> None:
         """Start a graceful logout (gateway shutdown): send Logout, wait for the reply."""
