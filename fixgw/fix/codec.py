@@ -291,7 +291,12 @@ def utc_timestamp(now: float) -> str:
     else:
         text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second))
         _TS_CACHE[0] = (second, text)
-    return f"{text}.{millis:03d}"
+    if millis < 0:  # before 1970: not a real clock, formatted as it always was
+        return f"{text}.{millis:03d}"
+    return text + _MILLIS[millis]
+
+
+_MILLIS = [f".{n:03d}" for n in range(1000)]  # ".000" .. ".999": no formatting per message
 
 
 _PARSED_TS: dict[str, float] = {}

@@ -216,3 +216,13 @@ def test_sending_time_parse_is_the_same_with_the_seconds_part_cached(text):
     if text[:17] == "20240101-10:00:00":
         assert first == (None if text[17:] not in ("", ".5") else
                          1704103200.0 + (0.5 if text.endswith(".5") else 0))
+
+
+def test_utc_timestamp_millisecond_table_matches_formatting():
+    import time as _time
+    for now in [1_700_000_000.0, 1_700_000_000.0005, 1_700_000_000.999, 1_700_000_000.9999999,
+                1_700_000_001.5, 0.25, -0.5] + [1_700_000_000 + n / 997 for n in range(2000)]:
+        second = int(now)
+        millis = min(999, int((now - second) * 1000))
+        expected = _time.strftime("%Y%m%d-%H:%M:%S", _time.gmtime(second)) + f".{millis:03d}"
+        assert codec.utc_timestamp(now) == expected, now
