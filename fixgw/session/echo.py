@@ -32,7 +32,9 @@ class EchoApplication:
         msg_type = message.msg_type
         if msg_type in ECHOED:
             if msg_type == "D":
-                seen = self._seen.setdefault(session.session_id, set())
+                seen = self._seen.get(session.session_id)
+                if seen is None:
+                    seen = self._seen[session.session_id] = set()
                 clordid = message.get(11) or ""
                 if clordid in seen and message.get(97) == "Y":
                     return
