@@ -168,8 +168,7 @@ class Validator:
         if spec is None and msg_type not in self._fast:
             mdef = self.dictionary.messages.get(msg_type)
             if mdef is None:
-                self._fast[msg_type] = None
-                return None
+                return None  # not remembered: a peer could send endless unknown MsgTypes
             allowed = {}
             for tag in self.dictionary.header.members | mdef.members:
                 check = self._checks.get(tag)
@@ -185,7 +184,11 @@ class Validator:
 
     # Distinct message shapes remembered per validator; a peer cycling through more only
     # costs the plan being rebuilt (the cache is cleared when full), never a wrong answer.
+    # Shapes of more than MAX_PLAN_FIELDS fields (or with a MsgType over 8 characters) are
+    # planned every time, never remembered: the cache stays under a megabyte whatever a
+    # peer sends.
     MAX_PLANS = 512
+    MAX_PLAN_FIELDS = 128
 
     def _valid_fast(self, fields: Sequence[tuple[int, str]]) -> bool:
         """True only when the message is certainly valid (False: ask the exact path).
@@ -200,9 +203,11 @@ class Validator:
         if plan is None:
             if key in self._plans:
                 return False
-            if len(self._plans) >= self.MAX_PLANS:
-                self._plans.clear()
-            plan = self._plans[key] = self._plan(key[0], key[1])
+            plan = self._plan(key[0], key[1])
+            if len(key[1]) <= self.MAX_PLAN_FIELDS and len(key[0]) <= 8:
+                if len(self._plans) >= self.MAX_PLANS:
+                    self._plans.clear()
+                self._plans[key] = plan
             if plan is None:
                 return False
         non_empty, in_enums, formatted = plan

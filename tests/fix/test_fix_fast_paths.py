@@ -226,3 +226,16 @@ def test_utc_timestamp_millisecond_table_matches_formatting():
         millis = min(999, int((now - second) * 1000))
         expected = _time.strftime("%Y%m%d-%H:%M:%S", _time.gmtime(second)) + f".{millis:03d}"
         assert codec.utc_timestamp(now) == expected, now
+
+
+def test_validator_memory_stays_bounded_whatever_the_peer_sends(dictionary):
+    validator = Validator(dictionary, ValidationSettings())
+    for n in range(3000):                        # endless unknown MsgTypes
+        fields = ((8, "FIX.4.4"), (9, "1"), (35, f"X{n}"), (34, "2"), (10, "000"))
+        assert validator.validate(fields) is not None
+    huge = ((8, "FIX.4.4"), (9, "1"), (35, "D"), (34, "2"),
+            *[(58, "x")] * 500, (10, "000"))     # a shape too big to remember
+    assert validator.validate(huge) == validator._validate_exact(huge)
+    assert len(validator._fast) <= len(dictionary.messages)
+    assert len(validator._plans) <= validator.MAX_PLANS
+    assert all(len(tags) <= validator.MAX_PLAN_FIELDS for _, tags in validator._plans)
