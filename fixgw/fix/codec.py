@@ -217,7 +217,9 @@ _PREFIX: dict[int, str] = {t: f"{t}=" for t in range(1, 10000)}
 def _prefix(tag: int) -> str:
     p = _PREFIX.get(tag)
     if p is None:
-        p = _PREFIX[tag] = f"{tag}="
+        p = f"{tag}="
+        if len(_PREFIX) < 20000:  # tags past 9999 are rare; never let them grow it unbounded
+            _PREFIX[tag] = p
     return p
 
 
