@@ -228,18 +228,23 @@ def encode(begin_string: str, msg_type: str, header: Sequence[tuple[int, str]],
     """Build a complete message: ``8, 9, 35``, ``header`` then ``body`` as given, then ``10``.
 
     Callers pass header and body already in the order they want on the wire."""
-    return frame(begin_string, f"35={msg_type}{SOH}{fields_text(header)}{fields_text(body)}")
+    return frame(begin_string, "35=" + msg_type + SOH + fields_text(header) + fields_text(body))
 
 
 def fields_text(fields: Iterable[tuple[int, str]]) -> str:
-    """``tag=value SOH`` for each field, in the order given."""
+    """``tag=value SOH`` for each field, in the order given.
+
+    Values must be ``str`` (a Decimal or an int is a caller's bug, refused with TypeError
+    rather than formatted some way): hence ``+`` and ``join``, never an f-string."""
     if not isinstance(fields, (list, tuple)):
         fields = list(fields)  # read twice when a tag is outside the prefix table
     prefix = _PREFIX
     try:
-        return "".join([f"{prefix[t]}{v}{SOH}" for t, v in fields])
+        pieces = [prefix[t] + v for t, v in fields]
     except KeyError:
-        return "".join([f"{_prefix(t)}{v}{SOH}" for t, v in fields])
+        pieces = [_prefix(t) + v for t, v in fields]
+    pieces.append("")  # the SOH after the last field
+    return SOH.join(pieces)
 
 
 # "10=nnn SOH" for every checksum value, so a reply's trailer costs a list index.

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol, Sequence
-
 from operator import itemgetter
+from typing import Callable, Iterable, Protocol, Sequence
 
 from fixgw.fix.codec import (GarbledMessage, encode, fields_text, frame, parse,
                              parse_utc_timestamp, utc_timestamp)
@@ -534,8 +533,8 @@ class SessionCore:
         around MsgSeqNum and SendingTime; the bytes are the same as the general path's."""
         if not extra_header:
             return frame(self.begin_string,
-                         f"35={msg_type}\x0134={seq}{self._after_seq}{utc_timestamp(now)}"
-                         f"{self._after_time}{fields_text(body)}")
+                         "35=" + msg_type + "\x0134=" + str(seq) + self._after_seq
+                         + utc_timestamp(now) + self._after_time + fields_text(body))
         header = [(34, str(seq)), (49, self._our), (52, utc_timestamp(now)), (56, self._their)]
         header.extend(extra_header)
         header.sort(key=_tag_of)

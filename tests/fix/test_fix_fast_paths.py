@@ -239,3 +239,11 @@ def test_validator_memory_stays_bounded_whatever_the_peer_sends(dictionary):
     assert len(validator._fast) <= len(dictionary.messages)
     assert len(validator._plans) <= validator.MAX_PLANS
     assert all(len(tags) <= validator.MAX_PLAN_FIELDS for _, tags in validator._plans)
+
+
+@pytest.mark.parametrize("bad", [(38, 100), (44, __import__("decimal").Decimal("1E+2")), (58, None)])
+def test_encode_refuses_values_that_are_not_text(bad):
+    with pytest.raises(TypeError):
+        codec.encode("FIX.4.4", "D", [(34, "1")], [(11, "A"), bad])
+    with pytest.raises(TypeError):
+        codec.encode("FIX.4.4", None, [(34, "1")], [(11, "A")])
