@@ -25,7 +25,7 @@ Baseline in the same command: simplefix 1.0 (``FixParser.append_buffer`` + ``get
 parsing the same bytes, warm and cold. The ratio ``fixgw full path / simplefix parse only``
 compares our *whole* request-reply path with a popular pure-Python parser's parsing alone.
 
-    python scripts/bench_hotpath.py                 # ~20 s
+    python scripts/bench_hotpath.py                 # ~30 s
     python scripts/bench_hotpath.py --profile       # plus a cProfile of the warm loop
 """
 from __future__ import annotations
