@@ -96,7 +96,8 @@ class Gateway:
         dictionaries: dict[tuple[Path, ...], DataDictionary] = {}
         self.logs: list[MessageLog] = []
         self.log_writer = LogWriter()
-        self.pump = OutputPump(self.store.commit, self._flush_logs, self._format_logs)
+        self.pump = OutputPump(self.store.commit, self._flush_logs, self._format_logs,
+                               self.store.wake_writer_if_due)
         self.runtimes: dict[Any, SessionRuntime] = {}
         entries = []
         for sc in config.sessions:

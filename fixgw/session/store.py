@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from fixgw.session.store_journal import (Batch, JournalFile, SeqnumEntry, encode_record,
-                                         journal_files, read_journal)
+from fixgw.session.store_journal import (Batch, JournalFile, SeqnumEntry, SeqnumTuple,
+                                         batch_of_turn, encode_turn, journal_files,
+                                         read_journal)
 
 log = logging.getLogger("fixgw.store")
 
@@ -197,17 +198,22 @@ class SqliteStore:
         self.commits = 0
         self._closed = False
         # Journaled mode. _db_lock: whoever uses the connection (the writer thread, or the
-        # event loop reading). Committed batches reach the writer through _unapplied, a deque
-        # (append and popleft are atomic): the event loop never waits for a lock the writer
-        # thread holds, since that thread may be descheduled while holding it. A retired
-        # journal file is queued after its last batch and deleted once that batch is applied.
+        # event loop reading). Committed turns (resets, messages, seqnum tuples: the pending
+        # lists as they were) reach the writer through _unapplied, a deque (append and popleft
+        # are atomic): the event loop never waits for a lock the writer thread holds, since
+        # that thread may be descheduled while holding it. A retired journal file is queued
+        # after its last turn and deleted once that turn is applied.
         self._db_lock = threading.Lock()
         self._journal: JournalFile | None = None
         self._rotate_bytes = 4 << 20
         self._next_generation = 0
-        self._unapplied: deque[Batch | JournalFile] = deque()
+        self._unapplied: deque[tuple[list[str], list[tuple[str, int, bytes]],
+                                     list[SeqnumTuple]] | JournalFile] = deque()
         self._writer: threading.Thread | None = None
-        self._stop_writer = threading.Event()
+        self._stop_writer = False
+        self._wake_writer = threading.Event()
+        self._apply_interval_s = 0.1
+        self._writer_due_at = 0.0
         self.replayed_records_from: list[Path] = []
         self._replay_journal_files()
 
@@ -286,16 +292,15 @@ class SqliteStore:
         if not (self._dirty_seq or self._pending_msgs or self._pending_resets):
             return
         seq = self._seq
-        batch = Batch(self._pending_resets, self._pending_msgs,
-                      {key: SeqnumEntry(key, seq[key].next_sender, seq[key].next_target,
-                                        seq[key].created) for key in self._dirty_seq})
+        seqnums = [(key, state.next_sender, state.next_target, state.created)
+                   for key in self._dirty_seq for state in (seq[key],)]
         journal = self._journal
         if journal is None:
             with self._db_lock:
-                self._apply([batch])
+                self._apply([batch_of_turn(self._pending_resets, self._pending_msgs, seqnums)])
         else:
-            journal.append(encode_record(batch.resets, batch.messages, batch.seqnums.values()))
-            self._unapplied.append(batch)
+            journal.append(encode_turn(self._pending_resets, self._pending_msgs, seqnums))
+            self._unapplied.append((self._pending_resets, self._pending_msgs, seqnums))
             if journal.size >= self._rotate_bytes:
                 self._journal = JournalFile(self.path, self._next_generation,
                                             self._synchronous != "NORMAL")
@@ -343,12 +348,12 @@ class SqliteStore:
         """Apply every committed batch not yet in the tables, then delete the journal files
         retired before them (caller holds ``_db_lock``, so batches are applied in order)."""
         queue = self._unapplied
-        items: list[Batch | JournalFile] = []
+        items: list = []
         while queue:
             items.append(queue.popleft())
         if not items:
             return
-        batches = [i for i in items if isinstance(i, Batch)]
+        batches = [batch_of_turn(*i) for i in items if not isinstance(i, JournalFile)]
         try:
             if batches:
                 self._apply(batches)
@@ -358,6 +363,17 @@ class SqliteStore:
         for item in items:
             if isinstance(item, JournalFile):
                 item.remove()
+
+    def wake_writer_if_due(self) -> None:
+        """Let the writer thread apply now if its interval has passed (the transport calls
+        this right after a turn's socket writes; see :class:`OutputPump`). Without calls the
+        writer still applies every ``idle_apply_s``."""
+        if self._writer is None or not self._unapplied:
+            return
+        now = time.monotonic()
+        if now >= self._writer_due_at:
+            self._writer_due_at = now + self._apply_interval_s
+            self._wake_writer.set()
 
     def start_background_writer(self, apply_interval_s: float = 0.1,
                                 checkpoint_interval_s: float = 1.0,
@@ -376,16 +392,22 @@ class SqliteStore:
         self._journal = JournalFile(self.path, self._next_generation,
                                     self._synchronous != "NORMAL")
         self._next_generation += 1
+        self._apply_interval_s = apply_interval_s
         thread = threading.Thread(
-            target=self._writer_loop, args=(apply_interval_s, checkpoint_interval_s),
+            target=self._writer_loop, args=(5 * apply_interval_s, checkpoint_interval_s),
             name="fixgw-store-writer", daemon=True)
         self._writer = thread
         thread.start()
 
-    def _writer_loop(self, apply_interval_s: float, checkpoint_interval_s: float) -> None:
+    def _writer_loop(self, idle_apply_s: float, checkpoint_interval_s: float) -> None:
         last_checkpoint = time.monotonic()
         failing = False
-        while not self._stop_writer.wait(apply_interval_s):
+        wake = self._wake_writer
+        while True:
+            wake.wait(idle_apply_s)
+            wake.clear()
+            if self._stop_writer:
+                return
             try:
                 with self._db_lock:
                     self._apply_unapplied()
@@ -410,7 +432,8 @@ class SqliteStore:
         finally:
             self._closed = True
             if self._writer is not None:
-                self._stop_writer.set()
+                self._stop_writer = True
+                self._wake_writer.set()
                 self._writer.join(10)
                 self._writer = None
             with self._db_lock:

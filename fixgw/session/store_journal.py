@@ -71,24 +71,56 @@ class Batch:
         self.seqnums.update(other.seqnums)
 
 
-def encode_record(resets: list[str], messages: list[tuple[str, int, bytes]],
-                  seqnums: Iterable[SeqnumEntry]) -> bytes:
+SeqnumTuple = tuple[str, int, int, float]   # key, next sender, next target, created
+
+_KEY_BYTES: dict[str, bytes] = {}
+
+
+def _key_bytes(key: str) -> bytes:
+    """UTF-8 of a session key, cached: a commit encodes the same one or two keys every time."""
+    encoded = _KEY_BYTES.get(key)
+    if encoded is None:
+        if len(_KEY_BYTES) >= 1024:
+            _KEY_BYTES.clear()
+        encoded = _KEY_BYTES[key] = key.encode()
+    return encoded
+
+
+def encode_turn(resets: list[str], messages: list[tuple[str, int, bytes]],
+                seqnums: list[SeqnumTuple]) -> bytes:
+    """One journal record for one commit, built from the store's pending lists as they are.
+
+    This runs on the event loop before every reply, so it makes no objects beyond the parts
+    it joins (the writer thread builds :class:`Batch` objects from the same lists)."""
     parts: list[bytes] = []
+    append = parts.append
     for key in resets:
-        k = key.encode()
-        parts.append(_RESET.pack(b"R", len(k)))
-        parts.append(k)
+        k = _key_bytes(key)
+        append(_RESET.pack(b"R", len(k)))
+        append(k)
+    message_head = _MESSAGE.pack
     for key, seq, raw in messages:
-        k = key.encode()
-        parts.append(_MESSAGE.pack(b"M", len(k), seq, len(raw)))
-        parts.append(k)
-        parts.append(raw)
-    for s in seqnums:
-        k = s.key.encode()
-        parts.append(_SEQNUMS.pack(b"S", len(k), s.next_sender, s.next_target, s.created))
-        parts.append(k)
+        k = _key_bytes(key)
+        append(message_head(b"M", len(k), seq, len(raw)))
+        append(k)
+        append(raw)
+    for key, sender, target, created in seqnums:
+        k = _key_bytes(key)
+        append(_SEQNUMS.pack(b"S", len(k), sender, target, created))
+        append(k)
     payload = b"".join(parts)
     return _RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def encode_record(resets: list[str], messages: list[tuple[str, int, bytes]],
+                  seqnums: Iterable[SeqnumEntry]) -> bytes:
+    return encode_turn(resets, messages,
+                       [(s.key, s.next_sender, s.next_target, s.created) for s in seqnums])
+
+
+def batch_of_turn(resets: list[str], messages: list[tuple[str, int, bytes]],
+                  seqnums: list[SeqnumTuple]) -> Batch:
+    return Batch(resets, messages, {s[0]: SeqnumEntry(*s) for s in seqnums})
 
 
 class CorruptRecord(ValueError):
@@ -180,10 +212,11 @@ class JournalFile:
         self.append(FILE_MAGIC)
 
     def append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        written = os.write(self._fd, data)
+        if written != len(data):            # a short write (disk full, signal): finish it
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self._fd, view):]
         self.size += len(data)
         if self._sync:
             os.fdatasync(self._fd)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from time import monotonic as _monotonic
 from typing import Callable
 
 from fixgw.clock import Clock
@@ -30,12 +31,15 @@ class OutputPump:
     LOG_INTERVAL_S = 0.05
 
     def __init__(self, commit: Callable[[], None], flush_logs: Callable[[], None],
-                 format_logs: Callable[[], None] = lambda: None) -> None:
+                 format_logs: Callable[[], None] = lambda: None,
+                 after_writes: Callable[[], None] = lambda: None) -> None:
         self._commit = commit
         self._flush_logs = flush_logs
         self._format_logs = format_logs
+        self._after_writes = after_writes
         self._scheduled = False
         self._log_flush_scheduled = False
+        self._next_log_flush = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connections: set["FixConnection"] = set()
 
@@ -73,12 +77,20 @@ class OutputPump:
         self._commit_or_abort_all()
         for conn in list(self.connections):
             conn.write_pending()
-        # The message log is not on a reply's path: formatted now, after the writes, and handed
-        # to its writer thread every LOG_INTERVAL_S (20 wake-ups a second, not one per message).
+        # Background work goes right after the writes, the moment a counterparty is least
+        # likely to be waiting: a message arriving while the log or store writer thread holds
+        # the GIL, or shares the CPU, waits for it. The logs are formatted now and handed to
+        # their writer thread at most every LOG_INTERVAL_S; a timer covers a turn that ends
+        # the traffic. Then the store's writer thread is woken if its batch is due.
         self._format_logs()
-        if not self._log_flush_scheduled and self._loop is not None:
+        now = _monotonic()
+        if now >= self._next_log_flush:
+            self._next_log_flush = now + self.LOG_INTERVAL_S
+            self._flush_logs()
+        elif not self._log_flush_scheduled and self._loop is not None:
             self._log_flush_scheduled = True
-            self._loop.call_later(self.LOG_INTERVAL_S, self._flush_logs_now)
+            self._loop.call_later(2 * self.LOG_INTERVAL_S, self._flush_logs_now)
+        self._after_writes()
 
     def _flush_logs_now(self) -> None:
         self._log_flush_scheduled = False

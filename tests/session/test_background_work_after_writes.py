@@ -1,0 +1,96 @@
+"""Background work runs right after a turn's socket writes: the store's writer thread is woken
+then (not on its own timer), the message logs are handed over then, and both still happen
+when the traffic stops."""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+from fixgw.session.store import SqliteStore
+from fixgw.session.store_journal import (SeqnumEntry, batch_of_turn, decode_payload,
+                                         encode_record, encode_turn)
+from fixgw.transport.server import OutputPump
+
+KEY = "FIX.4.4:ISLD->TW44"
+
+
+def stored_seqs(path) -> list[int]:
+    db = sqlite3.connect(path)
+    try:
+        return [s for (s,) in db.execute("SELECT seq FROM fix_outgoing ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def wait_for(predicate, timeout: float) -> float:
+    """Seconds until ``predicate()`` held (raises after ``timeout``)."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.002)
+    return time.monotonic() - started
+
+
+def test_encode_turn_writes_the_same_record_as_encode_record():
+    turn = (["B"], [(KEY, 1, b"8=FIX\x01one"), ("B", 7, b"")], [(KEY, 2, 5, 12.5), ("B", 8, 1, 0.0)])
+    record = encode_turn(*turn)
+    assert record == encode_record(turn[0], turn[1], [SeqnumEntry(*s) for s in turn[2]])
+    assert decode_payload(record[8:]) == batch_of_turn(*turn)
+
+
+def test_a_woken_writer_applies_at_once_and_an_idle_one_on_its_slow_timer(tmp_path):
+    path = tmp_path / "fixgw.db"
+    store = SqliteStore(path)
+    try:
+        store.start_background_writer(apply_interval_s=0.4)   # idle timer: 5 x 0.4 = 2 s
+        store.load(KEY)
+        store.save_message(KEY, 1, b"one")
+        store.commit()
+        store.wake_writer_if_due()
+        assert wait_for(lambda: stored_seqs(path) == [1], timeout=1.0) < 1.0
+        # Within the interval a second wake is ignored: the writer batches.
+        store.save_message(KEY, 2, b"two")
+        store.commit()
+        store.wake_writer_if_due()
+        time.sleep(0.1)
+        assert stored_seqs(path) == [1]
+        # Nobody wakes it any more: the slow timer still applies the batch.
+        waited = wait_for(lambda: stored_seqs(path) == [1, 2], timeout=4.0)
+        assert waited > 0.5
+    finally:
+        store.close()
+    assert stored_seqs(path) == [1, 2]
+
+
+def test_a_writer_that_has_nothing_to_apply_is_not_woken(tmp_path):
+    store = SqliteStore(tmp_path / "fixgw.db")
+    try:
+        store.start_background_writer(apply_interval_s=0.05)
+        store.wake_writer_if_due()
+        assert not store._wake_writer.is_set()
+    finally:
+        store.close()
+
+
+def test_logs_are_handed_over_after_the_writes_at_most_every_interval_and_after_the_last_turn():
+    events: list[str] = []
+
+    async def run() -> None:
+        pump = OutputPump(lambda: events.append("commit"), lambda: events.append("logs"),
+                          lambda: events.append("format"), lambda: events.append("after"))
+        pump.attach(asyncio.get_running_loop())
+        pump.flush()
+        assert events == ["commit", "format", "logs", "after"]
+        events.clear()
+        pump.flush()                       # within LOG_INTERVAL_S: formatted, not handed over
+        assert events == ["commit", "format", "after"]
+        events.clear()
+        await asyncio.sleep(3 * OutputPump.LOG_INTERVAL_S)   # no more turns: the timer does it
+        assert events == ["logs"]
+        events.clear()
+        pump.flush()                       # due again: handed over in the turn itself
+        assert events == ["commit", "format", "logs", "after"]
+
+    asyncio.run(run())
