@@ -13,6 +13,7 @@ go to the sockets, so nothing a counterparty has received can be lost or renumbe
 from __future__ import annotations
 
 import asyncio
+import gc as _gc
 import logging
 import ssl
 from time import monotonic as _monotonic
@@ -131,7 +132,17 @@ class FixConnection(asyncio.Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        self._feed(data)
+        # No cyclic-GC pause between a message's arrival and its reply: a collection due
+        # meanwhile runs at the next allocation after this returns, once the reply is written
+        # (a young-generation pass is ~40 us, and fell inside ~1 in 130 replies at 1,000/s).
+        if _gc.isenabled():
+            _gc.disable()
+            try:
+                self._feed(data)
+            finally:
+                _gc.enable()
+        else:
+            self._feed(data)
 
     def _feed(self, data: bytes) -> None:
         core = self._core

@@ -4,6 +4,7 @@ when the traffic stops."""
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import sqlite3
 import time
 
@@ -94,3 +95,61 @@ def test_logs_are_handed_over_after_the_writes_at_most_every_interval_and_after_
         assert events == ["commit", "format", "logs", "after"]
 
     asyncio.run(run())
+
+
+def test_no_gc_collection_runs_between_a_message_and_its_reply(tmp_path, monkeypatch):
+    """With the collector made to run every few allocations, every collection still falls
+    outside the transport's handling of received bytes (where replies are committed and
+    written), in the gateway's thread and in any other thread alike."""
+    import gc
+    import sys
+
+    import yaml
+
+    from fixgw.oms.embedded import GatewayThread
+    from fixgw.transport.server import FixConnection
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from session_harness import DICTS, Client, nos
+
+    document = yaml.safe_load(f"""
+state_dir: {tmp_path / 'state'}
+application: echo
+listen: {{host: 127.0.0.1, port: 0}}
+session_defaults: {{begin_string: FIX.4.4, sender_comp_id: FIXGW, dictionary: {DICTS}}}
+sessions:
+  - {{target_comp_id: A, role: echo}}
+""")
+    inside = {"now": False}
+    collections_inside: list[bool] = []
+    feed = FixConnection._feed
+
+    def observed_feed(self, data):
+        inside["now"] = True
+        try:
+            return feed(self, data)
+        finally:
+            inside["now"] = False
+
+    def on_gc(phase, info):
+        if phase == "start":
+            collections_inside.append(inside["now"])
+
+    monkeypatch.setattr(FixConnection, "_feed", observed_feed)
+    threshold = gc.get_threshold()
+    with GatewayThread(document, tmp_path / "gw.yaml") as gw:
+        client = Client(gw.port, "A", "FIXGW")
+        assert client.logon()[35] == "A"
+        gc.callbacks.append(on_gc)
+        gc.set_threshold(5)
+        try:
+            for n in range(100):
+                client.send("D", nos(f"O{n}"))
+                reply = client.recv()
+                assert (reply[35], reply[11]) == ("D", f"O{n}")
+        finally:
+            gc.set_threshold(*threshold)
+            gc.callbacks.remove(on_gc)
+        client.close()
+    assert len(collections_inside) > 50
+    assert not any(collections_inside)
