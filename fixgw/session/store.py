@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import itertools
 import logging
 import os
 import sqlite3
@@ -206,7 +207,10 @@ class SqliteStore:
         self._db_lock = threading.Lock()
         self._journal: JournalFile | None = None
         self._rotate_bytes = 4 << 20
-        self._next_generation = 0
+        # Generations only grow (replay orders files by them); next() is atomic under the GIL,
+        # and the writer thread prepares the next file in _spare_journal ahead of rotation.
+        self._generations = itertools.count(0)
+        self._spare_journal: JournalFile | None = None
         self._unapplied: deque[tuple[list[str], list[tuple[str, int, bytes]],
                                      list[SeqnumTuple]] | JournalFile] = deque()
         self._writer: threading.Thread | None = None
@@ -234,7 +238,7 @@ class SqliteStore:
         for _, path in files:
             path.unlink()
         self.replayed_records_from = [p for _, p in files]
-        self._next_generation = files[-1][0] + 1
+        self._generations = itertools.count(files[-1][0] + 1)
         log.info("store: applied %d journaled message(s) and %d sequence-number update(s) "
                  "left by the previous process", len(merged.messages), len(merged.seqnums))
 
@@ -299,13 +303,12 @@ class SqliteStore:
             with self._db_lock:
                 self._apply([batch_of_turn(self._pending_resets, self._pending_msgs, seqnums)])
         else:
-            journal.append(encode_turn(self._pending_resets, self._pending_msgs, seqnums))
+            record = encode_turn(self._pending_resets, self._pending_msgs, seqnums)
+            if not journal.fits(len(record)):
+                self._unapplied.append(journal)   # deleted once the turns before it are applied
+                journal = self._journal = self._next_journal(len(record))
+            journal.append(record)
             self._unapplied.append((self._pending_resets, self._pending_msgs, seqnums))
-            if journal.size >= self._rotate_bytes:
-                self._journal = JournalFile(self.path, self._next_generation,
-                                            self._synchronous != "NORMAL")
-                self._next_generation += 1
-                self._unapplied.append(journal)
         self._pending_resets = []
         self._pending_msgs = []
         self._dirty_seq.clear()
@@ -364,6 +367,25 @@ class SqliteStore:
             if isinstance(item, JournalFile):
                 item.remove()
 
+    def _new_journal(self, capacity: int) -> JournalFile:
+        return JournalFile.create(self.path, next(self._generations),
+                                  self._synchronous != "NORMAL", capacity)
+
+    def _next_journal(self, record_size: int) -> JournalFile:
+        """The file after the current one: the spare the writer thread prepared when it is
+        newer and large enough, else one made now (on the caller's thread)."""
+        spare, self._spare_journal = self._spare_journal, None
+        if spare is not None:
+            if spare.generation > self._journal.generation and spare.fits(record_size):
+                return spare
+            spare.remove()
+        return self._new_journal(max(self._rotate_bytes, record_size + 4096))
+
+    def _prepare_spare_journal(self) -> None:
+        """Writer thread: have the next journal file reserved, mapped and faulted in."""
+        if self._spare_journal is None and not self._closed:
+            self._spare_journal = self._new_journal(self._rotate_bytes)
+
     def wake_writer_if_due(self) -> None:
         """Let the writer thread apply now if its interval has passed (the transport calls
         this right after a turn's socket writes; see :class:`OutputPump`). Without calls the
@@ -389,9 +411,7 @@ class SqliteStore:
         with self._db_lock:
             self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._rotate_bytes = rotate_bytes
-        self._journal = JournalFile(self.path, self._next_generation,
-                                    self._synchronous != "NORMAL")
-        self._next_generation += 1
+        self._journal = self._new_journal(rotate_bytes)
         self._apply_interval_s = apply_interval_s
         thread = threading.Thread(
             target=self._writer_loop, args=(5 * apply_interval_s, checkpoint_interval_s),
@@ -401,7 +421,7 @@ class SqliteStore:
 
     def _writer_loop(self, idle_apply_s: float, checkpoint_interval_s: float) -> None:
         last_checkpoint = time.monotonic()
-        failing = False
+        failing = spare_failing = False
         wake = self._wake_writer
         while True:
             wake.wait(idle_apply_s)
@@ -423,6 +443,15 @@ class SqliteStore:
                     log.error("store writer: cannot apply the journal to %s yet: %s",
                               self.path, exc)
                     failing = True
+            try:
+                self._prepare_spare_journal()
+                spare_failing = False
+            except OSError as exc:
+                # No room for the next journal file: the event loop tries again itself at
+                # rotation, and a commit that fails there closes every connection.
+                if not spare_failing:
+                    log.error("store writer: cannot prepare the next journal file: %s", exc)
+                    spare_failing = True
 
     def close(self) -> None:
         if self._closed:
@@ -442,6 +471,9 @@ class SqliteStore:
                         self._apply_unapplied()
                         self._journal.remove()
                         self._journal = None
+                    if self._spare_journal is not None:
+                        self._spare_journal.remove()
+                        self._spare_journal = None
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error as exc:
                     log.error("store: closing %s: %s (the journal is kept and is applied "

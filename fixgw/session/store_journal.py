@@ -1,17 +1,17 @@
-"""The session store's append-only journal: what makes a store commit cost one ``write()``.
+"""The session store's append-only journal: what makes a store commit cost one memory copy.
 
 Why it exists: the transport must make every turn's sequence numbers and outgoing messages
 durable *before* it writes the bytes to the sockets. An SQLite transaction does that in ~25 us
 of CPU (BEGIN, two statements, COMMIT, WAL and shm bookkeeping), which was a third of the
-gateway's time on a lone message. Appending one framed record to a file with one ``write()``
-costs ~1-2 us and gives the same guarantee SQLite's ``synchronous=normal`` gives: once
-``write()`` returns, the bytes are in the kernel and survive the process being killed (add
-``fdatasync`` for power loss, as ``synchronous=full`` does). A background thread then applies
-the records to the SQLite tables in batches; SQLite stays the store everything reads.
+gateway's time on a lone message. Appending one framed record to a memory-mapped file costs
+~1 us (encoding included) and gives the same guarantee SQLite's ``synchronous=normal`` gives:
+once the copy is done, the bytes are in the kernel's page cache and survive the process being
+killed (add ``msync`` for power loss, as ``synchronous=full`` does). A background thread then
+applies the records to the SQLite tables in batches; SQLite stays the store everything reads.
 
 Records are framed and checksummed, so a record torn by a crash (only the last one can be,
 records are written in order by one writer) is recognised and dropped; the bytes of a torn
-record never reached a socket, because the socket write comes after ``write()`` returned.
+record never reached a socket, because the socket write comes after the append.
 
 Replaying the journal onto the tables is idempotent (messages and sequence numbers are
 last-writer-wins, a reset deletes by session key), so a crash between an apply and the removal
@@ -25,10 +25,14 @@ for messages, the raw FIX bytes:
 * ``M`` a stored outgoing message: key, seq, raw
 * ``S`` the sequence numbers of a session: key, next sender, next target, creation time
 * ``R`` a reset: every stored message of the key is dropped (comes before the batch's ``M``s)
+
+Files are preallocated (see :class:`JournalFile`), so the records are followed by zeros up to
+the file's capacity; a record header of length 0 marks the end.
 """
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import struct
 import zlib
@@ -175,8 +179,12 @@ def read_journal(path: Path) -> tuple[Batch, bool]:
     n = len(data)
     while pos < n:
         if n - pos < _RECORD_HEAD.size:
-            return batch, False
+            return batch, _all_zero(data, pos)
         length, crc = _RECORD_HEAD.unpack_from(data, pos)
+        if length == 0:
+            # The zero-filled, never-written tail of a preallocated file (no record is empty).
+            # Anything but zeros after it is damage: say so.
+            return batch, _all_zero(data, pos)
         start = pos + _RECORD_HEAD.size
         payload = data[start:start + length]
         if len(payload) != length or zlib.crc32(payload) != crc:
@@ -187,6 +195,10 @@ def read_journal(path: Path) -> tuple[Batch, bool]:
             return batch, False
         pos = start + length
     return batch, True
+
+
+def _all_zero(data: bytes, start: int) -> bool:
+    return data.count(b"\x00", start) == len(data) - start
 
 
 def journal_files(database: Path) -> list[tuple[int, Path]]:
@@ -200,29 +212,71 @@ def journal_files(database: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-class JournalFile:
-    """One open generation: appends records with a single ``write()`` each."""
+_PAGE = mmap.PAGESIZE
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)   # Linux; elsewhere pages fault in on first use
 
-    def __init__(self, database: Path, generation: int, sync_each_write: bool) -> None:
+
+class JournalFile:
+    """One generation: a file of fixed capacity, reserved on disk and mapped into memory, so
+    an append is a copy into the mapping rather than a ``write()`` system call.
+
+    Why mapped: the append is on every reply's path. A copy into a page that is already
+    mapped writable costs ~0.2 us against ~0.8-3 us for ``write()``, with the same guarantee:
+    the bytes are in the kernel's page cache the moment the copy ends, so they survive the
+    process being killed (``sync_each_write`` adds an ``msync`` for power loss).
+
+    Why written and mapped up front (:meth:`create` does it, on the store's writer thread for
+    the next generation): writing the whole file first makes a full disk an ``OSError`` here
+    rather than a SIGBUS on some later copy, and populating the mapping takes the page faults
+    (up to ~1 ms each seen on ext4 for a sparse file) off the reply path. The unused tail of a
+    file is zeros, which :func:`read_journal` reads as its end."""
+
+    def __init__(self, path: Path, generation: int, capacity: int, fd: int, mapping: mmap.mmap,
+                 sync_each_write: bool) -> None:
+        self.path = path
         self.generation = generation
-        self.path = database.with_name(f"{database.name}.seqjournal.{generation}")
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self.capacity = capacity
+        self._fd = fd
+        self._map: mmap.mmap | None = mapping
         self._sync = sync_each_write
         self.size = 0
         self.append(FILE_MAGIC)
 
+    @classmethod
+    def create(cls, database: Path, generation: int, sync_each_write: bool,
+               capacity: int = 4 << 20) -> "JournalFile":
+        path = database.with_name(f"{database.name}.seqjournal.{generation}")
+        capacity = max(_PAGE, -(-capacity // _PAGE) * _PAGE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            # Writing the zeros allocates the blocks (a full disk fails here) and puts every
+            # page in the page cache; MAP_POPULATE maps them all. Both release the GIL.
+            zeros = memoryview(bytes(capacity))
+            while zeros:
+                zeros = zeros[os.pwrite(fd, zeros, capacity - len(zeros)):]
+            mapping = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED | _POPULATE)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        return cls(path, generation, capacity, fd, mapping, sync_each_write)
+
+    def fits(self, size: int) -> bool:
+        return self.size + size <= self.capacity
+
     def append(self, data: bytes) -> None:
-        written = os.write(self._fd, data)
-        if written != len(data):            # a short write (disk full, signal): finish it
-            view = memoryview(data)[written:]
-            while view:
-                view = view[os.write(self._fd, view):]
-        self.size += len(data)
+        start = self.size
+        end = start + len(data)
+        self._map[start:end] = data        # IndexError past the capacity: callers check fits()
+        self.size = end
         if self._sync:
-            os.fdatasync(self._fd)
+            first_page = start - start % _PAGE
+            self._map.flush(first_page, end - first_page)
 
     def close(self) -> None:
-        if self._fd >= 0:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
             os.close(self._fd)
             self._fd = -1
 

@@ -224,3 +224,79 @@ def test_fixgw_run_refuses_a_state_dir_in_use(tmp_path):
     finally:
         held.close()
     assert issubclass(StoreInUse, RuntimeError)
+
+
+def test_the_zero_filled_tail_of_a_preallocated_file_is_its_clean_end(tmp_path):
+    record = encode_record([], [(KEY, 1, b"one")], [SeqnumEntry(KEY, 2, 2, 0.0)])
+    padded = tmp_path / "padded"
+    padded.write_bytes(FILE_MAGIC + record + bytes(5000))
+    batch, clean = read_journal(padded)
+    assert clean and batch.messages == [(KEY, 1, b"one")]
+    damaged = tmp_path / "damaged"                  # something after the zeros: not clean
+    damaged.write_bytes(FILE_MAGIC + record + bytes(100) + b"\x07" + bytes(100))
+    batch, clean = read_journal(damaged)
+    assert not clean and batch.messages == [(KEY, 1, b"one")]
+
+
+def test_rotation_never_goes_back_to_an_older_prepared_file(tmp_path):
+    """The writer thread prepares the next file ahead; if the event loop had to make one
+    itself meanwhile, a spare with a lower generation must be discarded, not used: replay
+    orders files by generation, so using it would replay newer records before older ones."""
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    store.start_background_writer(apply_interval_s=3600, rotate_bytes=4096)
+    store.load(KEY)
+    late_spare = store._new_journal(4096)            # generation 1, prepared "late"
+    seq = 0
+
+    def fill_one_file():
+        nonlocal seq
+        first = store._journal.generation
+        while store._journal.generation == first:
+            seq += 1
+            store.save_message(KEY, seq, b"m%d" % seq + b"." * 200)
+            store.set_seqnums(KEY, seq + 1, 1)
+            store.commit()
+
+    fill_one_file()                                   # no spare yet: the loop made gen 2
+    assert store._journal.generation == 2
+    store._spare_journal = late_spare                 # the writer's spare arrives too late
+    fill_one_file()
+    assert store._journal.generation == 3 and not late_spare.path.exists()
+    store._db.close()                                 # crash before any apply
+    store.release_lock()
+    again = SqliteStore(path)
+    try:
+        stored = again.messages(KEY, 1, seq)
+        assert [s for s, _ in stored] == list(range(1, seq + 1))
+        assert all(raw.startswith(b"m%d." % s) for s, raw in stored)
+        assert again.load(KEY).next_sender == seq + 1
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+def test_prepared_spare_files_are_used_and_everything_replays(tmp_path, synchronous):
+    path = tmp_path / "s.db"
+    store = SqliteStore(path, synchronous=synchronous)
+    store.start_background_writer(apply_interval_s=3600, rotate_bytes=4096)
+    store.load(KEY)
+    used = [store._journal.generation]
+    for seq in range(1, 121):
+        store.save_message(KEY, seq, b"y" * 150)
+        store.set_seqnums(KEY, seq + 1, 1)
+        store.commit()
+        if store._journal.generation != used[-1]:
+            used.append(store._journal.generation)
+        if store._spare_journal is None:
+            store._prepare_spare_journal()            # as the writer thread does when woken
+    assert len(used) >= 4 and used == list(range(used[0], used[0] + len(used)))  # spares used
+    store._db.close()                                 # crash: nothing applied, files remain
+    store.release_lock()
+    again = SqliteStore(path)
+    try:
+        assert [s for s, _ in again.messages(KEY, 1, 200)] == list(range(1, 121))
+        assert again.load(KEY).next_sender == 121
+        assert journal_files(path) == []
+    finally:
+        again.close()
