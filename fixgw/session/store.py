@@ -10,8 +10,9 @@ socket, so whatever the counterparty has seen is durable first: after a crash no
 message is lost and no sequence number is reused. Reads (a resend) see pending writes.
 
 In the gateway a commit is one append to the store journal (:mod:`fixgw.session.store_journal`)
-and a writer thread moves the records into the SQLite tables: a lone message pays ~0.16 of
-an SQLite transaction's cost (``python scripts/bench_store.py``). The tables are what everything reads.
+and a writer thread moves the records into the SQLite tables: a lone message pays about a
+tenth of an SQLite transaction's cost (``python scripts/bench_store.py``). The tables are what
+everything reads.
 
 The SQLite file is shared with other components (the OMS journal): they use their own
 connection and their own tables; this store never holds a transaction open between turns.
@@ -31,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from fixgw.session.store_journal import (Batch, JournalFile, SeqnumEntry, SeqnumTuple,
-                                         batch_of_turn, encode_turn, journal_files,
-                                         read_journal)
+from fixgw.session.store_journal import (Batch, JournalFile, SeqnumTuple, encode_turn,
+                                         journal_files, read_journal)
 
 log = logging.getLogger("fixgw.store")
 
@@ -113,6 +113,9 @@ CREATE TABLE IF NOT EXISTS fix_outgoing (
 
 _ROWS_PER_INSERT = 256
 
+# One committed turn as the writer thread gets it: resets, messages, sequence-number tuples.
+Turn = tuple[list[str], list[tuple[str, int, bytes]], list[SeqnumTuple]]
+
 
 @functools.lru_cache(maxsize=64)
 def _save_messages_sql(rows: int) -> str:
@@ -164,7 +167,8 @@ class SqliteStore:
     * inline (the default): ``commit()`` runs one SQLite transaction;
     * journaled, once :meth:`start_background_writer` has been called (the gateway does):
       ``commit()`` appends one record to the store journal (:mod:`fixgw.session.store_journal`,
-      one ``write()``), and a writer thread applies the records to the tables in batches.
+      one copy into a memory-mapped file), and a writer thread applies the records to the
+      tables in batches.
 
     Either way a store opened on a database whose journal holds records (a process killed
     before its writer caught up) applies them before anything is read."""
@@ -211,8 +215,7 @@ class SqliteStore:
         # and the writer thread prepares the next file in _spare_journal ahead of rotation.
         self._generations = itertools.count(0)
         self._spare_journal: JournalFile | None = None
-        self._unapplied: deque[tuple[list[str], list[tuple[str, int, bytes]],
-                                     list[SeqnumTuple]] | JournalFile] = deque()
+        self._unapplied: deque[Turn | JournalFile] = deque()
         self._writer: threading.Thread | None = None
         self._stop_writer = False
         self._wake_writer = threading.Event()
@@ -234,7 +237,9 @@ class SqliteStore:
                 level = logging.WARNING if index == len(files) - 1 else logging.ERROR
                 log.log(level, "store journal %s: dropped a torn record at its end (written "
                         "by a process that died mid-write; it never reached a socket)", path)
-        self._apply([merged])
+        self._apply([(merged.resets, merged.messages,
+                      [(e.key, e.next_sender, e.next_target, e.created)
+                       for e in merged.seqnums.values()])])
         for _, path in files:
             path.unlink()
         self.replayed_records_from = [p for _, p in files]
@@ -301,7 +306,7 @@ class SqliteStore:
         journal = self._journal
         if journal is None:
             with self._db_lock:
-                self._apply([batch_of_turn(self._pending_resets, self._pending_msgs, seqnums)])
+                self._apply([(self._pending_resets, self._pending_msgs, seqnums)])
         else:
             record = encode_turn(self._pending_resets, self._pending_msgs, seqnums)
             if not journal.fits(len(record)):
@@ -315,27 +320,30 @@ class SqliteStore:
         self.commits += 1
 
     # ---------------------------------------------------------------- applying to the tables
-    def _apply(self, batches: list[Batch]) -> None:
-        """One SQLite transaction for ``batches``, in order (caller holds ``_db_lock``).
+    def _apply(self, turns: list[Turn]) -> None:
+        """One SQLite transaction for ``turns``, in order (caller holds ``_db_lock``).
 
-        Messages are collected across batches and inserted in chunks; a reset first inserts
-        what was collected, then deletes, so the order of the two is kept."""
+        Messages are collected across turns and inserted in chunks; a reset first inserts
+        what was collected, then deletes, so the order of the two is kept. The turns are
+        the store's pending lists as committed, used as they are: on the writer thread every
+        object built here is GIL time the event loop may be waiting for."""
         db = self._db
         messages: list[tuple[str, int, bytes]] = []
-        seqnums: dict[str, SeqnumEntry] = {}
+        seqnums: dict[str, SeqnumTuple] = {}
         db.execute("BEGIN IMMEDIATE")
         try:
-            for batch in batches:
-                if batch.resets:
+            for resets, turn_messages, turn_seqnums in turns:
+                if resets:
                     self._insert(messages)
                     messages = []
-                    for key in batch.resets:
+                    for key in resets:
                         db.execute("DELETE FROM fix_outgoing WHERE session_key=?", (key,))
-                messages.extend(batch.messages)
-                seqnums.update(batch.seqnums)
+                messages += turn_messages
+                for entry in turn_seqnums:
+                    seqnums[entry[0]] = entry
             self._insert(messages)
-            for e in seqnums.values():
-                db.execute(_SAVE_SEQNUMS, (e.key, e.next_sender, e.next_target, e.created))
+            for entry in seqnums.values():
+                db.execute(_SAVE_SEQNUMS, entry)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -349,17 +357,17 @@ class SqliteStore:
 
     def _apply_unapplied(self) -> None:
         """Apply every committed batch not yet in the tables, then delete the journal files
-        retired before them (caller holds ``_db_lock``, so batches are applied in order)."""
+        retired before them (caller holds ``_db_lock``, so turns are applied in order)."""
         queue = self._unapplied
         items: list = []
         while queue:
             items.append(queue.popleft())
         if not items:
             return
-        batches = [batch_of_turn(*i) for i in items if not isinstance(i, JournalFile)]
+        turns = [i for i in items if not isinstance(i, JournalFile)]
         try:
-            if batches:
-                self._apply(batches)
+            if turns:
+                self._apply(turns)
         except BaseException:
             queue.extendleft(reversed(items))   # in order, for the next attempt
             raise
