@@ -29,11 +29,13 @@ a few microseconds per message; its own CPU use is printed so a saturated genera
 from __future__ import annotations
 
 import argparse
+import bisect
 import asyncio
 import dataclasses
 import statistics
 import json
 import os
+import random
 import pathlib
 import re
 import select
@@ -264,19 +266,28 @@ class Session:
 
     async def _send_from_paced_thread(self, messages: list[bytes], sent_at: list[float],
                                       rate: int, started: float) -> None:
-        """Send message i at ``started + i / rate`` from a thread that sleeps with ~10 us
-        precision, straight to the socket; the event loop only receives.
+        """Send each message at its due time from a thread that sleeps with ~10 us precision,
+        straight to the socket; the event loop only receives. Due times: ``started + i / rate``
+        (``--pacing thread``, a steady rate), or a Poisson process of that rate
+        (``--pacing poisson``: exponential gaps from a fixed seed, so both acceptors get the
+        same schedule; messages due together are written together, as a burst would arrive).
 
-        Why: asyncio timers have millisecond granularity, so a 1 ms schedule driven from the
-        loop overshoots and sends about a third of the messages two at a time. An acceptor
-        then answers the first of a pair only after both are processed, and those pairs,
-        not the acceptor's own service time, make up most of the p99. A steady 1,000/s
-        is one message per millisecond."""
+        Why a thread: asyncio timers have millisecond granularity, so a 1 ms schedule driven
+        from the loop overshoots and sends about a third of the messages two at a time. An
+        acceptor then answers the first of a pair only after both are processed, and those
+        pairs, not the acceptor's own service time, made up most of the p99."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         fd = self.protocol.transport.get_extra_info("socket").fileno()
-        interval = 1.0 / rate
         count = len(messages)
+        if self.pacing == "poisson":
+            gaps = random.Random(rate * 7919 + count)
+            offsets, at = [], 0.0
+            for _ in range(count):
+                offsets.append(at)
+                at += gaps.expovariate(rate)
+        else:
+            offsets = [i / rate for i in range(count)]
 
         def run() -> None:
             error = None
@@ -284,11 +295,11 @@ class Session:
                 _tighten_timer_slack()
                 sent = 0
                 while sent < count:
-                    delay = started + sent * interval - time.perf_counter()
+                    delay = started + offsets[sent] - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
                     now = time.perf_counter()
-                    due = min(count, int((now - started) / interval) + 1)
+                    due = bisect.bisect_right(offsets, now - started, sent + 1)
                     _write_all(fd, b"".join(messages[sent:due]))
                     for i in range(sent, due):
                         sent_at[i] = now
@@ -583,10 +594,11 @@ def main(argv: list[str] | None = None) -> int:
                              "/work/qfvenv/bin/python, this python)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat every phase this many times, alternating the acceptors")
-    parser.add_argument("--pacing", choices=("thread", "timer"), default="thread",
-                        help="open-loop sender: a thread sleeping to each message's due time "
-                             "(default), or the event loop's millisecond timers (sends late "
-                             "messages in pairs; the figures before 2026-11-26)")
+    parser.add_argument("--pacing", choices=("thread", "poisson", "timer"), default="thread",
+                        help="open-loop arrivals: a steady rate from a sender thread (default), "
+                             "a Poisson process of the same rate from that thread, or the event "
+                             "loop's millisecond timers (sends late messages together; the "
+                             "generator of the figures before 2026-11-26)")
     parser.add_argument("--json", type=pathlib.Path, help="also write results as JSON here")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
