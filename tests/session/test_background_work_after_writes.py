@@ -45,7 +45,7 @@ def test_a_woken_writer_applies_at_once_and_an_idle_one_on_its_slow_timer(tmp_pa
     path = tmp_path / "fixgw.db"
     store = SqliteStore(path)
     try:
-        store.start_background_writer(apply_interval_s=0.4)   # idle timer: 5 x 0.4 = 2 s
+        store.start_background_writer(apply_interval_s=0.4)   # idle announce: 5 x 0.4 = 2 s
         store.load(KEY)
         store.save_message(KEY, 1, b"one")
         store.commit()
@@ -65,12 +65,21 @@ def test_a_woken_writer_applies_at_once_and_an_idle_one_on_its_slow_timer(tmp_pa
     assert stored_seqs(path) == [1, 2]
 
 
-def test_a_writer_that_has_nothing_to_apply_is_not_woken(tmp_path):
+def test_nothing_new_is_not_announced_to_the_applier(tmp_path):
     store = SqliteStore(tmp_path / "fixgw.db")
     try:
-        store.start_background_writer(apply_interval_s=0.05)
+        store.start_background_writer(apply_interval_s=0.0)
+        announced = []
+        real_announce = store._applier.announce
+        store._applier.announce = lambda position: (announced.append(position),
+                                                    real_announce(position))
+        store.load(KEY)
+        store.save_message(KEY, 1, b"one")
+        store.commit()
         store.wake_writer_if_due()
-        assert not store._wake_writer.is_set()
+        store.wake_writer_if_due()                   # no commit in between: nothing to say
+        assert len(announced) == 1
+        assert wait_for(lambda: stored_seqs(tmp_path / "fixgw.db") == [1], timeout=5.0) < 5.0
     finally:
         store.close()
 
