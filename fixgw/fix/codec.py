@@ -51,8 +51,16 @@ class Framer:
 
         Raises :class:`FramingError` when the peer declares or sends more than the size limit
         without completing a message (the caller disconnects)."""
+        return [raw for raw, _ in self.feed_framed(data)]
+
+    def feed_framed(self, data: bytes) -> list[tuple[bytes, int]]:
+        """:meth:`feed`, each message with the offset of the SOH before its CheckSum field
+        when framing proved its BodyLength right (else -1): :func:`parse_shaped` then skips
+        measuring it again. Framing found that SOH as the first ``SOH 10=`` at or after the
+        declared end, and nothing but the CheckSum value and one SOH follows it, so it is
+        also the last one, the one :func:`parse` measures from."""
         buf = self._buf + data if self._buf else bytes(data)
-        out: list[bytes] = []
+        out: list[tuple[bytes, int]] = []
         find = buf.find
         pos = 0
         n = len(buf)
@@ -79,7 +87,7 @@ class Framer:
             if not length_txt.isdigit():
                 # QuickFIX throws away what it cannot measure and resynchronises on the next 8=
                 pos = j + 1
-                out.append(buf[start:j + 1])  # delivered so the caller can log/ignore it
+                out.append((buf[start:j + 1], -1))  # delivered so the caller can log/ignore it
                 continue
             length = int(length_txt)
             if length > limit:
@@ -100,8 +108,10 @@ class Framer:
                     raise FramingError("CheckSum not terminated")
                 pos = start
                 break
-            out.append(buf[start:e + 1])
+            out.append((buf[start:e + 1], k - start if k == end_of_body - 1 else -1))
             pos = e + 1
+            if pos == n:    # the usual read: whole messages, nothing left to search
+                break
         self._buf = buf[pos:] if pos < n else b""
         return out
 
@@ -160,26 +170,80 @@ def parse(raw: bytes) -> FixMessage:
     """Check BodyLength, CheckSum and the 8/9/35 order, and split ``raw`` into fields.
 
     Raises :class:`GarbledMessage` for anything the spec says to ignore."""
-    k = raw.rfind(b"\x0110=")
-    if k < 0 or raw[-1:] != _SOH_B:
-        raise GarbledMessage("no CheckSum")
-    i = raw.find(b"\x019=")
-    j = raw.find(_SOH_B, i + 3) if i >= 0 else -1
-    if i < 0 or j < 0:
-        raise GarbledMessage("no BodyLength")
-    length_txt = raw[i + 3:j]
-    if not length_txt.isdigit() or int(length_txt) != k + 1 - (j + 1):
-        raise GarbledMessage("BodyLength does not match")
+    return parse_shaped(raw)[0]
+
+
+def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | None]:
+    """:func:`parse`, plus the message's *shape* when it is simple (else None).
+
+    The shape is a string naming the tag sequence and the MsgType (the tags' text joined by
+    SOH, the third one followed by ``=<MsgType>``): equal strings, equal shapes, so the session can keep
+    per-shape decisions under it. ``checksum_at`` is :meth:`Framer.feed_framed`'s proof of
+    the BodyLength (the offset of the SOH before ``10=``), or -1 to measure it here."""
+    if checksum_at > 0:
+        k = checksum_at
+    else:
+        k = raw.rfind(b"\x0110=")
+        if k < 0 or raw[-1:] != _SOH_B:
+            raise GarbledMessage("no CheckSum")
+        i = raw.find(b"\x019=")
+        j = raw.find(_SOH_B, i + 3) if i >= 0 else -1
+        if i < 0 or j < 0:
+            raise GarbledMessage("no BodyLength")
+        length_txt = raw[i + 3:j]
+        if not length_txt.isdigit() or int(length_txt) != k + 1 - (j + 1):
+            raise GarbledMessage("BodyLength does not match")
     checksum_txt = raw[k + 4:-1]
-    if not checksum_txt.isdigit() or int(checksum_txt) != byte_sum(raw[:k + 1]) & 255:
+    summed = raw[:k + 1]
+    if len(summed) <= _ADLER_CHUNK:     # byte_sum, inline for the usual short message
+        expected = ((adler32(summed) & 0xFFFF) - 1) & 255
+    else:
+        expected = byte_sum(summed) & 255
+    if checksum_txt != _CHECKSUM_DIGITS[expected] and (
+            not checksum_txt.isdigit() or int(checksum_txt) != expected):
         raise GarbledMessage("CheckSum does not match")
     text = raw.decode("latin-1")
-    fields = _split_simple(raw, text)
-    if fields is None:
-        fields = tuple(_parse_sequential(text))
+    # The simple split (see _simple_tags): the separators alternate = SOH = SOH ..., so
+    # replacing SOH by '=' and splitting gives tag, value, tag, value ... exactly as the
+    # field-by-field walk would; the tag texts joined are the shape, whose tag numbers are
+    # looked up once per shape.
+    shape = None
+    separators = raw.translate(None, _NOT_SEPARATORS)
+    if separators == _ALTERNATING[:len(separators)]:
+        pieces = text.replace(SOH, "=").split("=")
+        tag_texts = pieces[0:-1:2]
+        if len(tag_texts) > 2:
+            tag_texts[2] += "=" + pieces[5]     # the MsgType is part of the shape
+        shape = SOH.join(tag_texts)
+        tags = _SHAPE_TAGS.get(shape)
+        if tags is None:
+            tags = _simple_tags(pieces[0:-1:2], shape)
+        if tags:
+            return _new_message(tuple(zip(tags, pieces[1::2])), raw), shape
+        shape = None
+    fields = tuple(_parse_sequential(text))
     if len(fields) < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
         raise GarbledMessage("BeginString, BodyLength, MsgType are not the first three fields")
-    return FixMessage(fields, raw)
+    return _new_message(fields, raw), shape
+
+
+# FixMessage(fields, raw) without its frozen dataclass __init__ (two object.__setattr__
+# calls through Python): the same two slots set from C. Only for the parser, which knows
+# both values are right; tests check the result equals FixMessage(fields, raw).
+_new_object = object.__new__
+_set_fields = FixMessage.fields.__set__
+_set_raw = FixMessage.raw.__set__
+
+
+def _new_message(fields: tuple[tuple[int, str], ...], raw: bytes) -> FixMessage:
+    msg = _new_object(FixMessage)
+    _set_fields(msg, fields)
+    _set_raw(msg, raw)
+    return msg
+
+
+# "nnn" (zero-padded) for each CheckSum value: the usual spelling compares without int().
+_CHECKSUM_DIGITS = [b"%03d" % n for n in range(256)]
 
 
 # Every byte except '=' and SOH: deleting them leaves a message's separators in order.
@@ -191,13 +255,37 @@ _SIMPLE_TAG_OF = {text: tag for text, tag in _TAG_CACHE.items()
                   if tag not in _DATA_LENGTH_TAGS}.__getitem__
 
 
-def _split_simple(raw: bytes, text: str) -> tuple[tuple[int, str], ...] | None:
-    """The common message in a few C-level calls, or None for the exact path.
+# shape -> its tag numbers, or () when the shape is not simple (see _simple_tags). Shapes of
+# messages over MAX_SHAPE_TEXT characters of tags are not remembered (memory stays bounded).
+_SHAPE_TAGS: dict[str, tuple[int, ...]] = {}
+MAX_SHAPES = 2048
+MAX_SHAPE_TEXT = 640
+
+
+def _simple_tags(tag_texts: list[str], shape: str) -> tuple[int, ...]:
+    """The tag numbers of a message whose separators alternate, or () when it is not simple.
 
     "Simple" means: the separators alternate ``= SOH = SOH ...`` (no value contains '=' or
-    SOH, no piece lacks '='), every tag is a known small positive number, and no tag is a
-    length field announcing a data value (which may contain SOH). Then replacing SOH by '='
-    and splitting yields tag, value, tag, value... exactly as a field-by-field walk would."""
+    SOH, no piece lacks '='; the caller checked), every tag is a known small positive number,
+    no tag is a length field announcing a data value (which may contain SOH), and the first
+    three are 8, 9, 35. Then replacing SOH by '=' and splitting yields tag, value, tag,
+    value... exactly as a field-by-field walk would."""
+    try:
+        tags = tuple(map(_SIMPLE_TAG_OF, tag_texts))
+    except KeyError:
+        tags = ()
+    if len(tags) < 4 or tags[0] != 8 or tags[1] != 9 or tags[2] != 35:
+        tags = ()   # the walk decides (and raises the same GarbledMessage)
+    if len(shape) <= MAX_SHAPE_TEXT:
+        if len(_SHAPE_TAGS) >= MAX_SHAPES:
+            _SHAPE_TAGS.clear()
+        _SHAPE_TAGS[shape] = tags
+    return tags
+
+
+def _split_simple(raw: bytes, text: str) -> tuple[tuple[int, str], ...] | None:
+    """The simple split alone (what :func:`parse_shaped` does inline), or None for the exact
+    path; kept for the tests that compare it with the walk."""
     separators = raw.translate(None, _NOT_SEPARATORS)
     if separators != _ALTERNATING[:len(separators)]:
         return None
@@ -257,6 +345,15 @@ def frame(begin_string: str, inner: str) -> bytes:
     BeginString and BodyLength before it, CheckSum after it. For callers that build the
     inner text themselves (the session's cached header, see ``SessionCore._build``)."""
     msg = ("8=" + begin_string + "\x019=" + str(len(inner)) + SOH + inner).encode("latin-1")
+    return msg + _CHECKSUM_FIELDS[byte_sum(msg) & 255]
+
+
+def frame_tail(begin_string: str, head: str, tail: bytes) -> bytes:
+    """:func:`frame` of ``head`` followed by ``tail``, fields already on the wire as bytes
+    (a run of fields copied from a received message, see ``SessionCore.send_app``): the
+    same bytes as ``frame(begin_string, head + tail.decode("latin-1"))``."""
+    msg = ("8=" + begin_string + "\x019=" + str(len(head) + len(tail)) + SOH + head
+           ).encode("latin-1") + tail
     return msg + _CHECKSUM_FIELDS[byte_sum(msg) & 255]
 
 

@@ -222,6 +222,28 @@ class Validator:
                 return False
         return True
 
+    def plan_of(self, fields: Sequence[tuple[int, str]]) -> _Plan | None:
+        """The value checks that decide this message's shape (None: the shape alone sends
+        it to the exact path). For callers that keep per-shape decisions themselves (the
+        session does, under the parser's shape) and then call :meth:`values_pass`."""
+        return self._plan(fields[2][1], tuple([f[0] for f in fields]))
+
+    @staticmethod
+    def values_pass(fields: Sequence[tuple[int, str]], plan: _Plan) -> bool:
+        """The per-message part of :meth:`_valid_fast` for a shape's plan: True when the
+        message is certainly valid, False when the exact path must decide."""
+        non_empty, in_enums, formatted = plan
+        for i in non_empty:
+            if not fields[i][1]:
+                return False
+        for i, enums in in_enums:
+            if fields[i][1] not in enums:
+                return False
+        for i, fmt in formatted:
+            if not fmt(fields[i][1]):
+                return False
+        return True
+
     def _plan(self, msg_type: str, tags: tuple[int, ...]) -> _Plan | None:
         """The value checks a message of this shape needs, or None when the shape alone sends
         it to the exact path (see :class:`_Plan`)."""

@@ -88,7 +88,7 @@ class ConnectionCore:
         self._rate = limits.max_inbound_messages_per_s
         self._tokens = self._rate
         self._tokens_at = now
-        self._backlog: list[bytes] = []
+        self._backlog: list[tuple[bytes, int]] = []   # (raw, checksum_at): Framer.feed_framed
 
     def _transition(self, event: str) -> None:
         nxt = CONN_TRANSITIONS.get((self.state, event))
@@ -107,7 +107,7 @@ class ConnectionCore:
         if self.state is ConnState.CLOSED or self._close:
             return 0.0
         try:
-            frames = self._framer.feed(data) if data else []
+            frames = self._framer.feed_framed(data) if data else []
         except FramingError as exc:
             self._fail(f"framing error: {exc}", now)
             return 0.0
@@ -118,7 +118,7 @@ class ConnectionCore:
         tokens = min(rate, self._tokens + (now - self._tokens_at) * rate)
         self._tokens_at = now
         done = 0
-        for raw in frames:
+        for raw, checksum_at in frames:
             if self._close or self.state is ConnState.CLOSED:
                 break
             if self.state is ConnState.AWAITING_LOGON:
@@ -128,7 +128,7 @@ class ConnectionCore:
                     break
                 tokens -= 1.0
                 session = self.session
-                session.receive_raw(raw, now)
+                session.receive_raw(raw, now, checksum_at)
                 if session.close_requested:
                     self._close = True
             done += 1

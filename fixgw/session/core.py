@@ -24,10 +24,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, NamedTuple, Protocol, Sequence
 
-from fixgw.fix.codec import (GarbledMessage, encode, fields_text, frame, parse,
-                             parse_utc_timestamp, utc_timestamp)
+from fixgw.fix.codec import (MAX_SHAPE_TEXT, GarbledMessage, encode, fields_text, frame,
+                             frame_tail, parse, parse_shaped, parse_utc_timestamp, utc_timestamp)
 from fixgw.fix.dictionary import DataDictionary, MessageDef
 from fixgw.fix.message import FixMessage
 from fixgw.fix.tags import (ADMIN_MSG_TYPES, REJECT_TEXT, REVERSE_ROUTE, MsgType,
@@ -125,6 +125,10 @@ class SessionCore:
         self._after_seq = f"\x0149={self._our}\x0152="
         self._after_time = f"\x0156={self._their}\x01"
         self._group_tags: dict[str, frozenset[int]] = {}
+        # Per message shape (the parser's shape string): the _Lane of an application message
+        # the fast lane may take, or () for the general path. See receive_raw.
+        self._lanes: dict[str, _Lane | tuple] = {}
+        self._source: tuple[FixMessage, _Lane] | None = None   # being delivered (fast lane)
         seq = store.load(self.key)
         self.next_sender = seq.next_sender
         self.next_target = seq.next_target
@@ -198,15 +202,94 @@ class SessionCore:
         self._persist()
         self._notify("on_logon")
 
-    def receive_raw(self, raw: bytes, now: float) -> None:
-        """A framed message from the bound connection."""
+    # Lanes remembered per session; a peer cycling through more shapes only costs rebuilding
+    # them (the cache is cleared when full). Shapes longer than the codec remembers are not.
+    MAX_LANES = 512
+    FAST_LANE = True   # False: every message takes the general path (the tests compare both)
+
+    def receive_raw(self, raw: bytes, now: float, checksum_at: int = -1) -> None:
+        """A framed message from the bound connection (``checksum_at``: see
+        ``Framer.feed_framed``).
+
+        The fast lane: an application message whose shape was seen before with a valid
+        plan, whose values pass it, with our BeginString and CompIDs, a SendingTime in
+        range and exactly the expected MsgSeqNum, outside any resend, is delivered here
+        with the same effects as :meth:`_next` (whose checks it all passed) without
+        building a dict of its fields. Anything else, or any doubt, takes :meth:`_next`
+        from the start: nothing is changed before the lane is sure."""
         try:
-            msg = parse(raw)
+            msg, shape = parse_shaped(raw, checksum_at)
         except GarbledMessage as exc:
             self.log.incoming(raw, now)
             self.log.event(f"ignored garbled message: {exc}", now)
             return
-        self.receive(msg, now)
+        self.log.incoming(raw, now)
+        if not self.connected or self.close_requested:
+            return
+        lane = None
+        if shape is not None and self.FAST_LANE:
+            lane = self._lanes.get(shape)
+            if lane is None:
+                lane = self._new_lane(msg.fields, shape)
+        if lane:
+            fields = msg.fields
+            seq_text = fields[lane.seq][1]
+            if fields[0][1] == self.begin_string and self.validator.values_pass(fields, lane.plan) \
+                    and self._resend_range is None and seq_text == str(self.next_target) \
+                    and fields[lane.sender][1] == self._their \
+                    and fields[lane.target][1] == self._our:
+                max_latency = self.rules.max_latency_s
+                if max_latency > 0:
+                    sent = parse_utc_timestamp(fields[lane.sending_time][1])
+                    if sent is None or abs(now - sent) > max_latency:
+                        lane = None
+            else:
+                lane = None
+        if lane:
+            # _verify passed with MsgSeqNum == next_target: what it and _next then do
+            self._last_received = now
+            self._test_requests = 0
+            self.next_target += 1
+            self._source = (msg, lane)
+            try:
+                self.listener.on_app_message(msg)
+            except Exception as exc:  # the application's bug must not kill the session
+                self.log.event(f"application error on message {seq_text}: {exc!r}", now)
+            self._source = None
+        else:
+            self._next(msg, now, queued=False)
+        if self._queue and self.connected and not self.close_requested:
+            self._next_queued(now)
+        self._persist()
+
+    def _new_lane(self, fields: Sequence[tuple[int, str]], shape: str) -> "_Lane | tuple":
+        """The fast lane's per-shape decisions, or () when this shape takes the general path
+        (an admin message, or a shape the validator does not pass on its own)."""
+        lane: _Lane | tuple = ()
+        msg_type = fields[2][1]
+        plan = self.validator.plan_of(fields) if msg_type not in ADMIN_MSG_TYPES else None
+        if plan is not None:
+            tags = [f[0] for f in fields]
+            # the plan guarantees each header tag once, before the body (and 34/49/52/56,
+            # required by the dictionary's header); the run of body fields up to CheckSum is
+            # what an echo may send back (see send_app)
+            header_tags = self._header_tags
+            start = 3
+            while start < len(tags) - 1 and tags[start] in header_tags:
+                start += 1
+            body_tags = tags[start:-1]
+            echo = None
+            if body_tags and all(a < b for a, b in zip(body_tags, body_tags[1:])) \
+                    and header_tags.isdisjoint(body_tags):
+                echo = (start, len(tags) - 1, f"\x01{body_tags[0]}=".encode())
+            if all(t in tags for t in (34, 49, 52, 56)):
+                lane = _Lane(plan, tags.index(34), tags.index(49), tags.index(52),
+                             tags.index(56), msg_type, echo)
+        if len(shape) <= MAX_SHAPE_TEXT:
+            if len(self._lanes) >= self.MAX_LANES:
+                self._lanes.clear()
+            self._lanes[shape] = lane
+        return lane
 
     def receive(self, msg: FixMessage, now: float) -> None:
         self.log.incoming(msg.raw, now)
@@ -221,22 +304,51 @@ class SessionCore:
         """Number, store and (if logged on) send an application message; return its MsgSeqNum."""
         if not self._always_open and now >= self._next_window_check:
             self._roll_window(now)
-        header_tags = self._header_tags
-        if header_tags.isdisjoint(map(_tag_of, body)):
-            extra: Sequence[tuple[int, str]] = ()
-        else:
-            extra = [f for f in body if f[0] in header_tags]
-            body = [f for f in body if f[0] not in header_tags]
         seq = self.next_sender
-        raw = self._build(msg_type, seq, now, self._order_body(msg_type, body), extra)
+        source = self._source
+        raw = None
+        if source is not None and body.__class__ is tuple:
+            raw = self._build_echo(source, msg_type, seq, now, body)
+        if raw is None:
+            header_tags = self._header_tags
+            if header_tags.isdisjoint(map(_tag_of, body)):
+                extra: Sequence[tuple[int, str]] = ()
+            else:
+                extra = [f for f in body if f[0] in header_tags]
+                body = [f for f in body if f[0] not in header_tags]
+            raw = self._build(msg_type, seq, now, self._order_body(msg_type, body), extra)
         self.next_sender = seq + 1
         self.store.save_message(self.key, seq, raw)
         if self.state is not State.DISCONNECTED and self.connected and not self.close_requested:
             self._write(raw, now)
         else:
             self.log.outgoing(raw, now, "  (stored; not logged on)")
-        self._persist()
+        if source is None:
+            self._persist()   # else receive_raw persists once, after the delivery
         return seq
+
+    def _build_echo(self, source: "tuple[FixMessage, _Lane]", msg_type: str, seq: int,
+                    now: float, body: tuple) -> bytes | None:
+        """The reply's bytes when ``body`` is, field for field, the run of body fields of the
+        message being delivered (an echo), else None.
+
+        Then the body needs no ordering (that run is in strictly ascending tag order with no
+        header or group tag, checked once per shape) and its wire text is a slice of the
+        received bytes: the parser's simple split only accepts canonical tag text, so
+        encoding the same (tag, value) pairs gives exactly those bytes."""
+        msg, lane = source
+        echo = lane.echo
+        if echo is None or msg_type != lane.msg_type:
+            return None
+        start, end, marker = echo
+        fields = msg.fields
+        if body != fields[start:end]:
+            return None
+        received = msg.raw
+        tail = received[received.find(marker) + 1:len(received) - 4 - len(fields[end][1])]
+        return frame_tail(self.begin_string,
+                          "35=" + msg_type + "\x0134=" + str(seq) + self._after_seq
+                          + utc_timestamp(now) + self._after_time, tail)
 
     def on_timer(self, now: float) -> None:
         if not self.connected or self.close_requested:
@@ -636,6 +748,17 @@ class SessionCore:
 
 
 _tag_of = itemgetter(0)  # a field's tag, as a C-level sort key
+
+
+class _Lane(NamedTuple):
+    """What the fast lane needs to know about one shape of application message."""
+    plan: object            # the validator's value checks for this shape
+    seq: int                # field indices of MsgSeqNum, SenderCompID, SendingTime,
+    sender: int             # TargetCompID
+    sending_time: int
+    target: int
+    msg_type: str
+    echo: tuple[int, int, bytes] | None   # (start, end, b"SOH<first tag>="): see _build_echo
 
 
 def _order_with_groups(body: Sequence[tuple[int, str]], mdef: MessageDef) -> list[tuple[int, str]]:

@@ -7,20 +7,26 @@
 """
 from __future__ import annotations
 
+from operator import itemgetter
+
 from fixgw.fix.message import FixMessage
 from fixgw.service import ServiceContext
 from fixgw.session.application import SessionHandle, SessionID
 
 ECHOED = frozenset({"D", "d", "C"})
 _NOT_ECHOED_TAGS = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
+_tag_of = itemgetter(0)
 
 
 class EchoApplication:
     def __init__(self) -> None:
         self._seen: dict[SessionID, set[str]] = {}
+        # the last handle and its set: one identity test instead of hashing a SessionID
+        self._last: tuple[SessionHandle | None, set[str]] = (None, set())
 
     def on_create(self, session: SessionHandle) -> None:
         self._seen[session.session_id] = set()
+        self._last = (None, set())
 
     def on_logon(self, session: SessionHandle) -> None:
         self._seen.setdefault(session.session_id, set()).clear()
@@ -32,17 +38,35 @@ class EchoApplication:
         msg_type = message.msg_type
         if msg_type in ECHOED:
             if msg_type == "D":
-                seen = self._seen.get(session.session_id)
-                if seen is None:
-                    seen = self._seen[session.session_id] = set()
+                last, seen = self._last
+                if last is not session:
+                    seen = self._seen.get(session.session_id)
+                    if seen is None:
+                        seen = self._seen[session.session_id] = set()
+                    self._last = (session, seen)
                 clordid = message.get(11) or ""
                 if clordid in seen and message.get(97) == "Y":
                     return
                 seen.add(clordid)
-            session.send(msg_type, [f for f in message.fields if f[0] not in _NOT_ECHOED_TAGS])
+            session.send(msg_type, _echoed(message.fields))
         else:
             session.send("j", [(45, message.get(34) or ""), (58, "Unsupported Message Type"),
                                (372, msg_type), (380, "3")])
+
+
+def _echoed(fields: tuple[tuple[int, str], ...]) -> "tuple | list":
+    """The fields sent back: all but the standard header and trailer.
+
+    For the usual parsed message (8, 9, 35, 34, 49, 52, 56 first, CheckSum last, no other
+    dropped tag) that is one slice, a tuple the session recognises as a run of the message
+    it is delivering (``SessionCore.send_app`` then reuses its bytes); else the filter."""
+    if len(fields) > 8 and fields[6][0] == 56 and fields[5][0] == 52 and fields[4][0] == 49 \
+            and fields[3][0] == 34 and fields[2][0] == 35 and fields[1][0] == 9 \
+            and fields[0][0] == 8 and fields[-1][0] == 10:
+        body = fields[7:-1]
+        if _NOT_ECHOED_TAGS.isdisjoint(map(_tag_of, body)):
+            return body
+    return [f for f in fields if f[0] not in _NOT_ECHOED_TAGS]
 
 
 class EchoService:

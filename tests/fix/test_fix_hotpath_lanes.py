@@ -1,0 +1,274 @@
+"""The session's fast lane and the echo's reused bytes give exactly what the general code gives.
+
+Two sessions on the same dictionary, one with ``FAST_LANE`` off, are fed the same byte
+stream (the echo application behind both) of well-formed NewOrderSingles and a few thousand
+mutated messages: sequence gaps and duplicates, PossDup, wrong CompIDs and BeginString,
+stale or malformed SendingTime, extra and reordered header fields, bad values, admin and
+unknown MsgTypes. After every message both must have written the same bytes, logged the same
+entries, and hold the same sequence numbers and state. The parser's shape and the framer's
+BodyLength proof are compared with the plain parse the same way.
+"""
+from __future__ import annotations
+
+import pathlib
+import random
+
+import pytest
+
+from fixgw.clock import FakeClock
+from fixgw.fix import codec
+from fixgw.fix.dictionary import load_dictionary
+from fixgw.fix.message import FixMessage
+from fixgw.fix.validation import ValidationSettings, Validator
+from fixgw.session.application import SessionID
+from fixgw.session.core import SessionCore, SessionRules
+from fixgw.session.echo import EchoApplication, _echoed, _NOT_ECHOED_TAGS
+from fixgw.session.runtime import SessionRuntime
+from fixgw.session.store import MemoryStore
+
+DICT = pathlib.Path(__file__).resolve().parents[2] / "dictionaries"
+SID = SessionID("FIX.4.4", "ISLD", "TW44")
+SOH = "\x01"
+T0 = 1_790_000_000.0
+
+
+@pytest.fixture(scope="module")
+def dictionary():
+    return load_dictionary([DICT / "FIX44.xml", DICT / "FIX44-fixgw.xml"])
+
+
+class RecordingLog:
+    def __init__(self) -> None:
+        self.entries: list[tuple] = []
+
+    def incoming(self, raw, now):
+        self.entries.append(("IN", raw, now))
+
+    def outgoing(self, raw, now, note=""):
+        self.entries.append(("OUT", raw, now, note))
+
+    def event(self, text, now):
+        self.entries.append(("EV", text, now))
+
+
+def wrap(inner: str, begin: str = "FIX.4.4") -> bytes:
+    head = f"8={begin}{SOH}9={len(inner.encode('latin-1'))}{SOH}{inner}".encode("latin-1")
+    return head + f"10={sum(head) % 256:03d}{SOH}".encode()
+
+
+def ts(t: float) -> str:
+    return codec.utc_timestamp(t)
+
+
+class CountingCore(SessionCore):
+    echoes = 0
+
+    def _build_echo(self, *args):
+        raw = super()._build_echo(*args)
+        self.echoes += raw is not None
+        return raw
+
+
+def make_session(dictionary, clock: FakeClock, fast: bool, settings=ValidationSettings()):
+    core = CountingCore(SID, dictionary, Validator(dictionary, settings), MemoryStore(),
+                       SessionRules(), log=RecordingLog())
+    core.FAST_LANE = fast
+    runtime = SessionRuntime(core, "acceptor", {}, clock)
+    app = EchoApplication()
+    runtime.bind(app)
+    app.on_create(runtime)
+    core.connected = True
+    logon = codec.parse(wrap(f"35=A{SOH}34=1{SOH}49=TW44{SOH}52={ts(clock.now())}{SOH}56=ISLD{SOH}"
+                             f"98=0{SOH}108=30{SOH}"))
+    core.accept_logon(logon, clock.now())
+    core.take_output()
+    return core
+
+
+def random_stream(seed: int, count: int, core: SessionCore):
+    """(raw, time) pairs: mostly in-sequence NewOrderSingles, many of them mutated."""
+    rng = random.Random(seed)
+    t = T0
+    for n in range(count):
+        t += 0.001
+        expected = core.next_target
+        seq = expected
+        r = rng.random()
+        if r < 0.04:
+            seq = expected + rng.randint(1, 3)          # gap: queued, ResendRequest
+        elif r < 0.08:
+            seq = max(1, expected - rng.randint(1, 3))  # too low
+        seq_text = str(seq) if rng.random() > 0.02 else f"0{seq}"
+        sending = ts(t)
+        r = rng.random()
+        if r < 0.03:
+            sending = ts(t - 500)
+        elif r < 0.05:
+            sending = sending[:17] + rng.choice(["", ".5", ".1234", "x12", ".", ".12a"])
+        msg_type = rng.choices(["D", "d", "C", "0", "1", "ZZ", "8"], [80, 3, 3, 3, 3, 2, 2])[0]
+        header = [f"34={seq_text}", f"49={rng.choice(['TW44'] * 30 + ['XX'])}",
+                  f"52={sending}", f"56={rng.choice(['ISLD'] * 30 + ['YY'])}"]
+        if rng.random() < 0.05:
+            header.insert(1, "43=Y")
+            header.append(f"122={rng.choice([ts(t - 1), ts(t + 10), 'bad'])}")
+        if rng.random() < 0.05:
+            header.append(rng.choice(["97=Y", "50=DESK", "115=ON", "97=N"]))
+        if rng.random() < 0.03:
+            rng.shuffle(header)
+        clordid = str(100000 + rng.randint(0, 40))
+        body = [f"11={clordid}", "21=1", "38=100", "40=2", "44=10.5", "54=1", "55=BTCUSDT",
+                f"60={ts(t)}"]
+        if msg_type == "1":
+            body = ["112=TEST"]
+        elif msg_type == "0":
+            body = []
+        for _ in range(rng.choice([0] * 6 + [1, 2])):
+            i = rng.randrange(len(body) + 1)
+            choice = rng.randrange(6)
+            if choice == 0 and body:
+                body[i % len(body)] = body[i % len(body)].split("=")[0] + "="
+            elif choice == 1 and body:
+                del body[i % len(body)]
+            elif choice == 2:
+                body.insert(i, rng.choice(["58=hello", "58=a=b", "9999=x", "54=Z", "44=1.2.3",
+                                           "1=acct", "100=X", "453=1", "448=P", "95=2",
+                                           "96=ab"]))
+            elif choice == 3 and len(body) > 1:
+                body.insert(i % len(body), body.pop(rng.randrange(len(body))))
+            elif choice == 4 and body:
+                body.append(body[i % len(body)])
+            elif body:
+                body[i % len(body)] = body[i % len(body)] + rng.choice(["", "0", " "])
+        inner = SOH.join([f"35={msg_type}", *header, *body]) + SOH
+        begin = "FIX.4.4" if rng.random() > 0.01 else "FIX.4.2"
+        yield wrap(inner, begin), t
+
+
+def state_of(core: SessionCore):
+    return (core.next_target, core.next_sender, core.close_requested, core.connected,
+            core.state, dict(core._queue), core._resend_range, core._last_received,
+            core._test_requests)
+
+
+@pytest.mark.parametrize("seed,settings", [
+    (1, ValidationSettings()), (2, ValidationSettings()), (3, ValidationSettings()),
+    (4, ValidationSettings(fields_have_values=False)),
+    (5, ValidationSettings(user_defined_fields=False)),
+    (6, ValidationSettings(allow_unknown_message_fields=True)),
+    (7, ValidationSettings(fields_out_of_order=False))])
+def test_fast_lane_equals_the_general_path_on_random_streams(dictionary, seed, settings):
+    clock = FakeClock(t=T0)
+    fast = make_session(dictionary, clock, True, settings)
+    slow = make_session(dictionary, clock, False, settings)
+    framer = codec.Framer()
+    for raw, t in random_stream(seed, 2500, slow):
+        clock.t = t
+        if not fast.connected or fast.close_requested:   # a Logout: log on again, both
+            fast.connection_lost(t)
+            slow.connection_lost(t)
+            for core in (fast, slow):
+                core.connected = True
+                logon = wrap(f"35=A{SOH}34=1{SOH}49=TW44{SOH}52={ts(t)}{SOH}56=ISLD{SOH}"
+                             f"98=0{SOH}108=30{SOH}141=Y{SOH}")
+                core.accept_logon(codec.parse(logon), t)
+            assert fast.take_output() == slow.take_output()
+        (framed, checksum_at), = framer.feed_framed(raw)
+        assert framed == raw
+        fast.receive_raw(raw, t, checksum_at)
+        slow.receive_raw(raw, t)
+        out = fast.take_output()
+        assert out == slow.take_output(), raw
+        assert fast.log.entries == slow.log.entries, raw
+        assert state_of(fast) == state_of(slow), raw
+    assert fast.echoes > 500 and slow.echoes == 0   # the fast lane is actually exercised
+    assert fast.store._msgs == slow.store._msgs
+    assert fast.store._seq == slow.store._seq
+
+
+def test_echo_reuses_the_received_bytes_only_for_the_same_fields(dictionary):
+    clock = FakeClock(t=T0)
+    core = make_session(dictionary, clock, True)
+    raw = wrap(f"35=D{SOH}34=2{SOH}49=TW44{SOH}52={ts(T0)}{SOH}56=ISLD{SOH}11=A{SOH}21=1{SOH}"
+               f"38=100{SOH}40=2{SOH}44=10.5{SOH}54=1{SOH}55=X{SOH}60={ts(T0)}{SOH}")
+    sent = []
+
+    class Probe:
+        def on_app_message(self, message):
+            fields = message.fields
+            body = fields[7:-1]
+            sent.append(core.send_app("D", body, T0))                    # reused
+            sent.append(core.send_app("D", body[:-1] + ((60, "x"),), T0))  # other values
+            sent.append(core.send_app("8", body, T0))                     # other MsgType
+            sent.append(core.send_app("D", list(body), T0))               # a list
+    core.listener = Probe()
+    core.receive_raw(raw, T0)
+    out = core.take_output()
+    assert len(out) == 4
+    assert core.echoes == 1
+    reference = make_session(dictionary, clock, False)
+    body = codec.parse(raw).fields[7:-1]
+    for i, (mt, b) in enumerate([("D", body), ("D", body[:-1] + ((60, "x"),)), ("8", body),
+                                 ("D", list(body))]):
+        reference.next_sender = sent[i]
+        reference.send_app(mt, b, T0)
+        assert out[i] == reference.take_output()[0]
+
+
+def test_frame_tail_equals_frame():
+    for tail in [b"", b"11=A\x01", b"58=caf\xe9\x01" * 40]:
+        head = "35=D\x0134=7\x0149=ISLD\x01"
+        assert codec.frame_tail("FIX.4.4", head, tail) == \
+            codec.frame("FIX.4.4", head + tail.decode("latin-1"))
+
+
+def test_echoed_fields_equal_the_filter():
+    rng = random.Random(5)
+    tags = [8, 9, 35, 34, 49, 52, 56, 43, 122, 97, 50, 11, 21, 38, 55, 10]
+    for _ in range(3000):
+        fields = tuple((rng.choice(tags), str(rng.randint(0, 9)))
+                       for _ in range(rng.randint(0, 14)))
+        if rng.random() < 0.5:
+            fields = ((8, "FIX.4.4"), (9, "5"), (35, "D"), (34, "2"), (49, "A"), (52, "t"),
+                      (56, "B")) + fields + ((10, "000"),)
+        expected = [f for f in fields if f[0] not in _NOT_ECHOED_TAGS]
+        assert list(_echoed(fields)) == expected, fields
+
+
+def test_parse_shaped_and_the_framers_proof_agree_with_parse():
+    from test_fix_fast_paths import random_messages   # noqa: E402 (same directory)
+    shapes: dict[str, tuple] = {}
+    framer = codec.Framer()
+    proofs = 0
+    for raw in random_messages(3000, seed=11):
+        for variant in (raw, raw.replace(b"\x019=", b"\x019=0", 1)):   # "9=0123": unproven
+            frames = framer.feed_framed(variant)
+            for framed, checksum_at in frames:
+                try:
+                    expected = codec._parse_sequential(framed.decode("latin-1"))
+                    plain = codec.parse(framed)
+                except codec.GarbledMessage:
+                    with pytest.raises(codec.GarbledMessage):
+                        codec.parse_shaped(framed, checksum_at)
+                    continue
+                assert plain.fields == tuple(expected)
+                msg, shape = codec.parse_shaped(framed, checksum_at)
+                assert msg == plain and msg.raw == plain.raw and hash(msg) == hash(plain)
+                assert type(msg) is FixMessage and repr(msg) == repr(plain)
+                proofs += checksum_at > 0
+                if shape is not None:
+                    key = (msg.fields[2][1], tuple(t for t, _ in msg.fields))
+                    assert shapes.setdefault(shape, key) == key, framed
+    assert proofs > 1000
+    assert len(set(shapes.values())) == len(shapes)
+
+
+def test_shape_cache_stays_bounded():
+    codec._SHAPE_TAGS.clear()
+    for n in range(codec.MAX_SHAPES * 2):
+        raw = wrap(f"35=D{SOH}34=2{SOH}{1000 + n % 8000}=x{SOH}")
+        codec.parse_shaped(raw)
+    assert len(codec._SHAPE_TAGS) <= codec.MAX_SHAPES
+    long = wrap(f"35=D{SOH}" + "".join(f"{t}=x{SOH}" for t in range(1000, 1300)))
+    msg, shape = codec.parse_shaped(long)
+    assert shape is not None and shape not in codec._SHAPE_TAGS
+    assert msg == codec.FixMessage(tuple(codec._parse_sequential(long.decode("latin-1"))), long)
