@@ -97,7 +97,7 @@ class Gateway:
         self.logs: list[MessageLog] = []
         self.log_writer = LogWriter()
         self.pump = OutputPump(self.store.commit, self._flush_logs, self._format_logs,
-                               self.store.wake_writer_if_due)
+                               self.store.nudge_applier)
         self.runtimes: dict[Any, SessionRuntime] = {}
         entries = []
         for sc in config.sessions:

@@ -318,7 +318,7 @@ class SqliteStore:
         self._spare_wanted.set()
         self._spare_thread.start()
 
-    def wake_writer_if_due(self) -> None:
+    def nudge_applier(self) -> None:
         """Tell the applier how far it may apply, if its interval has passed (the transport
         calls this right after a turn's socket writes; see :class:`OutputPump`)."""
         applier = self._applier

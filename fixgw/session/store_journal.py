@@ -95,7 +95,7 @@ def encode_turn(resets: list[str], messages: list[tuple[str, int, bytes]],
     """One journal record for one commit, built from the store's pending lists as they are.
 
     This runs on the event loop before every reply, so it makes no objects beyond the parts
-    it joins (the writer thread builds :class:`Batch` objects from the same lists)."""
+    it joins."""
     parts: list[bytes] = []
     append = parts.append
     for key in resets:

@@ -79,10 +79,10 @@ class OutputPump:
         for conn in list(self.connections):
             conn.write_pending()
         # Background work goes right after the writes, the moment a counterparty is least
-        # likely to be waiting: a message arriving while the log or store writer thread holds
-        # the GIL, or shares the CPU, waits for it. The logs are formatted now and handed to
-        # their writer thread at most every LOG_INTERVAL_S; a timer covers a turn that ends
-        # the traffic. Then the store's writer thread is woken if its batch is due.
+        # likely to be waiting: a message arriving while the log writer thread holds the GIL,
+        # or the store's applier process the CPU, waits for it. The logs are formatted now
+        # and handed to their writer thread at most every LOG_INTERVAL_S; a timer covers a
+        # turn that ends the traffic. Then the store's applier is told how far it may apply.
         self._format_logs()
         now = _monotonic()
         if now >= self._next_log_flush:

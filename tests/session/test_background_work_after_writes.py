@@ -1,4 +1,4 @@
-"""Background work runs right after a turn's socket writes: the store's writer thread is woken
+"""Background work runs right after a turn's socket writes: the store's applier is nudged
 then (not on its own timer), the message logs are handed over then, and both still happen
 when the traffic stops."""
 from __future__ import annotations
@@ -49,12 +49,12 @@ def test_a_woken_writer_applies_at_once_and_an_idle_one_on_its_slow_timer(tmp_pa
         store.load(KEY)
         store.save_message(KEY, 1, b"one")
         store.commit()
-        store.wake_writer_if_due()
+        store.nudge_applier()
         assert wait_for(lambda: stored_seqs(path) == [1], timeout=1.0) < 1.0
         # Within the interval a second wake is ignored: the writer batches.
         store.save_message(KEY, 2, b"two")
         store.commit()
-        store.wake_writer_if_due()
+        store.nudge_applier()
         time.sleep(0.1)
         assert stored_seqs(path) == [1]
         # Nobody wakes it any more: the slow timer still applies the batch.
@@ -76,8 +76,8 @@ def test_nothing_new_is_not_announced_to_the_applier(tmp_path):
         store.load(KEY)
         store.save_message(KEY, 1, b"one")
         store.commit()
-        store.wake_writer_if_due()
-        store.wake_writer_if_due()                   # no commit in between: nothing to say
+        store.nudge_applier()
+        store.nudge_applier()                   # no commit in between: nothing to say
         assert len(announced) == 1
         assert wait_for(lambda: stored_seqs(tmp_path / "fixgw.db") == [1], timeout=5.0) < 5.0
     finally:

@@ -34,7 +34,7 @@ def test_factory_service_and_message_sent_while_logged_out(tmp_path):
         assert c.recv()[58] == "role=order-entry"
         db = sqlite3.connect(tmp_path / "state" / "fixgw.db")
         assert "FIX.4.4:FIXGW->OMS1" in db.execute("SELECT note FROM test_journal").fetchone()[0]
-        # The store's writer thread moves journaled messages into the table within ~50 ms.
+        # The store's applier process moves journaled messages into the table shortly after.
         deadline = time.monotonic() + 5
         while db.execute("SELECT COUNT(*) FROM fix_outgoing").fetchone()[0] < 2:
             assert time.monotonic() < deadline, "stored messages never reached fix_outgoing"

@@ -76,7 +76,7 @@ def test_a_killed_applier_is_replaced_and_nothing_is_lost(tmp_path):
         os.kill(first_pid, signal.SIGKILL)
         time.sleep(0.2)
         commit_messages(store, range(51, 101))
-        store.wake_writer_if_due()                   # finds the pipe broken: a new applier
+        store.nudge_applier()                   # finds the pipe broken: a new applier
         assert store._applier.pid not in (None, first_pid)
         assert [s for s, _ in store.messages(KEY, 1, 200)] == list(range(1, 101))
         os.kill(store._applier.pid, signal.SIGKILL)  # dead while a resend waits for it
