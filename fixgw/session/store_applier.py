@@ -31,6 +31,7 @@ import argparse
 import logging
 import os
 import select
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -310,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Ctrl-C in a terminal reaches the whole process group: the gateway then shuts down and
+    # sends ``stop``; this process must still be there to apply and clean up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(APPLIER_NICE)
     except OSError:

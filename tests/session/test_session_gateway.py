@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -197,3 +199,41 @@ def test_input_without_reply_is_committed_in_the_same_turn(gateway):
             break
         time.sleep(0.05)
     assert row == (5,)
+
+
+def test_ctrl_c_to_the_process_group_shuts_down_cleanly_with_everything_applied(tmp_path):
+    """Ctrl-C reaches every process of the terminal's group, the store's applier included:
+    the gateway logs out, the applier still applies the journal, and nothing is left over."""
+    import os
+    import signal
+    import sqlite3
+
+    gw = Gateway(tmp_path, BASE, ENV)
+    gw.proc = subprocess.Popen(
+        [sys.executable, "-m", "fixgw", "run", str(gw.config), "--port", "0"],
+        cwd=gw.workdir, env=gw.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    line = gw.proc.stdout.readline()
+    gw.port = int(line.split()[3].rsplit(":", 1)[1])
+    try:
+        c = Client(gw.port, "A", "FIXGW")
+        c.logon()
+        for n in range(20):
+            c.send("D", nos(f"C{n}"))
+            assert c.recv()[11] == f"C{n}"
+        os.killpg(gw.proc.pid, signal.SIGINT)
+        assert c.recv()[35] == "5"
+        c.send("5")
+        assert gw.proc.wait(15) == 0
+        stderr = gw.proc.stderr.read()
+        assert "Traceback" not in stderr and "applier failed" not in stderr
+    finally:
+        gw.kill()
+    state = tmp_path / "state"
+    assert not list(state.glob("fixgw.db.seqjournal.*"))
+    db = sqlite3.connect(state / "fixgw.db")
+    try:
+        # the 20 echoed orders (admin messages are not kept for resend)
+        assert db.execute("SELECT COUNT(*) FROM fix_outgoing").fetchone()[0] == 20
+    finally:
+        db.close()
