@@ -84,12 +84,17 @@ class Framer:
                 pos = start
                 break
             length_txt = buf[i + 3:j]
-            if not length_txt.isdigit():
-                # QuickFIX throws away what it cannot measure and resynchronises on the next 8=
-                pos = j + 1
-                out.append((buf[start:j + 1], -1))  # delivered so the caller can log/ignore it
-                continue
-            length = int(length_txt)
+            length = _LENGTHS.get(length_txt)
+            if length is None:
+                if not length_txt.isdigit():
+                    # QuickFIX throws away what it cannot measure and resynchronises on the
+                    # next 8=
+                    pos = j + 1
+                    out.append((buf[start:j + 1], -1))  # delivered so the caller can log it
+                    continue
+                length = int(length_txt)
+                if len(_LENGTHS) < 4096:
+                    _LENGTHS[length_txt] = length
             if length > limit:
                 raise FramingError(f"BodyLength {length} exceeds the limit of {limit} bytes")
             end_of_body = j + 1 + length
@@ -115,6 +120,10 @@ class Framer:
         self._buf = buf[pos:] if pos < n else b""
         return out
 
+
+# BodyLength text -> its value, for the few lengths a peer's messages have (int() of bytes
+# is slow); only digit strings are ever added, at most 4096 of them.
+_LENGTHS: dict[bytes, int] = {}
 
 # Tag text -> int, for tags seen before (a dict lookup is several times cheaper than int()).
 _TAG_CACHE: dict[str, int] = {str(t): t for t in range(1, 10000)}
@@ -219,7 +228,10 @@ def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | N
         if tags is None:
             tags = _simple_tags(pieces[0:-1:2], shape)
         if tags:
-            return _new_message(tuple(zip(tags, pieces[1::2])), raw), shape
+            msg = _new_object(FixMessage)       # _new_message, inline
+            _set_fields(msg, tuple(zip(tags, pieces[1::2])))
+            _set_raw(msg, raw)
+            return msg, shape
         shape = None
     fields = tuple(_parse_sequential(text))
     if len(fields) < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
@@ -352,8 +364,11 @@ def frame_tail(begin_string: str, head: str, tail: bytes) -> bytes:
     """:func:`frame` of ``head`` followed by ``tail``, fields already on the wire as bytes
     (a run of fields copied from a received message, see ``SessionCore.send_app``): the
     same bytes as ``frame(begin_string, head + tail.decode("latin-1"))``."""
-    msg = ("8=" + begin_string + "\x019=" + str(len(head) + len(tail)) + SOH + head
-           ).encode("latin-1") + tail
+    if begin_string.__class__ is not str or head.__class__ is not str:
+        raise TypeError("frame_tail needs str BeginString and head")
+    msg = f"8={begin_string}\x019={len(head) + len(tail)}\x01{head}".encode("latin-1") + tail
+    if len(msg) <= _ADLER_CHUNK:
+        return msg + _CHECKSUM_FIELDS[((adler32(msg) & 0xFFFF) - 1) & 255]
     return msg + _CHECKSUM_FIELDS[byte_sum(msg) & 255]
 
 

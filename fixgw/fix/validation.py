@@ -96,6 +96,9 @@ def _is_timestamp(v: str) -> bool:
     return v[17] == "." and 1 <= len(frac) <= 9 and frac.isdigit() and frac.isascii()
 
 
+# ".000" .. ".999" less the dot: a timestamp's millisecond part, all ASCII digits
+_MILLIS_TEXT = frozenset(f"{n:03d}" for n in range(1000))
+
 FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
     "INT": _is_int, "LENGTH": _is_int, "NUMINGROUP": _is_int, "SEQNUM": _is_int,
     "TAGNUM": _is_int, "DAYOFMONTH": _is_int,
@@ -119,10 +122,18 @@ class _Plan(NamedTuple):
     """What remains to check per message once its shape passed: field indices whose value
     must be non-empty, (index, enum set) memberships, (index, format check) calls. A field
     with enums whose every value passes its format is only checked for membership; a field
-    with neither is listed as non-empty only when the session refuses empty values."""
+    with neither is listed as non-empty only when the session refuses empty values.
+
+    The format checks of the commonest types are listed apart, by index, so that
+    :meth:`Validator.values_pass` tries their usual spelling inline (no call) and calls the
+    format check only when that fails: ``ints`` (``_is_int``), ``floats`` (``_is_float``),
+    ``stamps`` (``_is_timestamp``); ``formatted`` holds every other one."""
     non_empty: tuple[int, ...]
     in_enums: tuple[tuple[int, frozenset[str]], ...]
     formatted: tuple[tuple[int, Callable[[str], bool]], ...]
+    ints: tuple[int, ...] = ()
+    floats: tuple[int, ...] = ()
+    stamps: tuple[int, ...] = ()
 
 
 class _Group:
@@ -210,17 +221,7 @@ class Validator:
                 self._plans[key] = plan
             if plan is None:
                 return False
-        non_empty, in_enums, formatted = plan
-        for i in non_empty:
-            if not fields[i][1]:
-                return False
-        for i, enums in in_enums:
-            if fields[i][1] not in enums:
-                return False
-        for i, fmt in formatted:
-            if not fmt(fields[i][1]):
-                return False
-        return True
+        return self.values_pass(fields, plan)
 
     def plan_of(self, fields: Sequence[tuple[int, str]]) -> _Plan | None:
         """The value checks that decide this message's shape (None: the shape alone sends
@@ -232,12 +233,27 @@ class Validator:
     def values_pass(fields: Sequence[tuple[int, str]], plan: _Plan) -> bool:
         """The per-message part of :meth:`_valid_fast` for a shape's plan: True when the
         message is certainly valid, False when the exact path must decide."""
-        non_empty, in_enums, formatted = plan
+        non_empty, in_enums, formatted, ints, floats, stamps = plan
         for i in non_empty:
             if not fields[i][1]:
                 return False
         for i, enums in in_enums:
             if fields[i][1] not in enums:
+                return False
+        # Each inline test below is one the format check itself passes (so a True is the
+        # check's own answer); when it fails, the check decides.
+        for i in ints:
+            v = fields[i][1]
+            if not (v.isdigit() and v.isascii()) and not _is_int(v):
+                return False
+        for i in floats:
+            v = fields[i][1]
+            if not (v.replace(".", "", 1).isdigit() and v.isascii()) and not _is_float(v):
+                return False
+        for i in stamps:
+            v = fields[i][1]
+            if not (v[17:18] == "." and v[18:] in _MILLIS_TEXT and _TS_SECONDS_OK.get(v[:17])) \
+                    and not _is_timestamp(v):
                 return False
         for i, fmt in formatted:
             if not fmt(fields[i][1]):
@@ -261,6 +277,9 @@ class Validator:
         non_empty: list[int] = []
         in_enums: list[tuple[int, frozenset[str]]] = []
         formatted: list[tuple[int, Callable[[str], bool]]] = []
+        ints: list[int] = []
+        floats: list[int] = []
+        stamps: list[int] = []
         for i, tag in enumerate(body_tags, 3):
             entry = allowed.get(tag)
             if entry is None:
@@ -277,14 +296,21 @@ class Validator:
                 in_enums.append((i, enums))
                 if fmt is not None and all(fmt(e) for e in enums):
                     fmt = None  # membership implies the format
-            if fmt is not None:
+            if fmt is _is_int:
+                ints.append(i)
+            elif fmt is _is_float:
+                floats.append(i)
+            elif fmt is _is_timestamp:
+                stamps.append(i)
+            elif fmt is not None:
                 formatted.append((i, fmt))
             # Empty values never pass the fast path (the exact path decides), whatever the
             # setting: fields with a format or enums are listed here unless those refuse "".
             if (fmt is None or fmt("")) and (enums is None or "" in enums) \
                     and (check_values or enums is not None or fmt is not None):
                 non_empty.append(i)
-        return _Plan(tuple(non_empty), tuple(in_enums), tuple(formatted))
+        return _Plan(tuple(non_empty), tuple(in_enums), tuple(formatted), tuple(ints),
+                     tuple(floats), tuple(stamps))
 
     def _validate_exact(self, fields: Sequence[tuple[int, str]]) -> Rejection | None:
         d = self.dictionary

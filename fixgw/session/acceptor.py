@@ -233,14 +233,19 @@ class ConnectionCore:
 
     def take_output(self) -> tuple[bytes, bool]:
         """Bytes to write now, and whether to close the connection after writing them."""
-        parts = self._outbox
-        self._outbox = []
-        if self.session is not None:
-            session = self.session
-            if session.outbox:
-                parts.extend(session.take_output())
+        session = self.session
+        if session is not None:
             if session.close_requested:
                 self._close = True
+            out = session.outbox
+            if out:
+                session.outbox = []     # session.take_output(), inline
+                if self._outbox:
+                    out = self._outbox + out
+                    self._outbox = []
+                return (out[0] if len(out) == 1 else b"".join(out)), self._close
+        parts = self._outbox
+        self._outbox = []
         return b"".join(parts), self._close
 
     def connection_lost(self, now: float) -> None:

@@ -233,14 +233,14 @@ class SessionCore:
                 lane = self._new_lane(msg.fields, shape)
         if lane:
             fields = msg.fields
-            seq_text = fields[lane.seq][1]
-            if fields[0][1] == self.begin_string and self.validator.values_pass(fields, lane.plan) \
+            plan, i_seq, i_sender, i_time, i_target, _, _ = lane
+            seq_text = fields[i_seq][1]
+            if fields[0][1] == self.begin_string and self.validator.values_pass(fields, plan) \
                     and self._resend_range is None and seq_text == str(self.next_target) \
-                    and fields[lane.sender][1] == self._their \
-                    and fields[lane.target][1] == self._our:
+                    and fields[i_sender][1] == self._their and fields[i_target][1] == self._our:
                 max_latency = self.rules.max_latency_s
                 if max_latency > 0:
-                    sent = parse_utc_timestamp(fields[lane.sending_time][1])
+                    sent = parse_utc_timestamp(fields[i_time][1])
                     if sent is None or abs(now - sent) > max_latency:
                         lane = None
             else:
@@ -337,8 +337,8 @@ class SessionCore:
         received bytes: the parser's simple split only accepts canonical tag text, so
         encoding the same (tag, value) pairs gives exactly those bytes."""
         msg, lane = source
-        echo = lane.echo
-        if echo is None or msg_type != lane.msg_type:
+        echo = lane[6]
+        if echo is None or msg_type != lane[5]:
             return None
         start, end, marker = echo
         fields = msg.fields
@@ -346,9 +346,9 @@ class SessionCore:
             return None
         received = msg.raw
         tail = received[received.find(marker) + 1:len(received) - 4 - len(fields[end][1])]
-        return frame_tail(self.begin_string,
-                          "35=" + msg_type + "\x0134=" + str(seq) + self._after_seq
-                          + utc_timestamp(now) + self._after_time, tail)
+        # an f-string is safe here: msg_type equals the parsed MsgType, so it is a str
+        return frame_tail(self.begin_string, f"35={msg_type}\x0134={seq}{self._after_seq}"
+                                             f"{utc_timestamp(now)}{self._after_time}", tail)
 
     def on_timer(self, now: float) -> None:
         if not self.connected or self.close_requested:
@@ -377,6 +377,14 @@ class SessionCore:
         The transport asks after every reply (to re-arm its timer), so no list is built."""
         if not self.connected or self.close_requested:
             return None
+        hb = self.heartbeat_interval
+        if hb > 0 and self._test_requests == 0 and self._logout_deadline is None \
+                and self._window_end is None and self.rules.heartbeat_check:
+            # the usual case, below without the branches that cannot win: the heartbeat
+            # due, or the TestRequest due (the timeout, 2.4 hb after, is always later)
+            deadline = self._last_sent + hb
+            test_request_due = self._last_received + 1.2 * hb
+            return test_request_due if test_request_due < deadline else deadline
         deadline = _NEVER
         if self._logout_deadline is not None:
             deadline = self._logout_deadline
@@ -741,8 +749,9 @@ class SessionCore:
             self.log.event(f"application error in {name}: {exc!r}", 0.0)
 
     def _persist(self) -> None:
-        current = (self.next_sender, self.next_target)
-        if current != self._persisted:
+        persisted = self._persisted
+        if self.next_target != persisted[1] or self.next_sender != persisted[0]:
+            current = (self.next_sender, self.next_target)
             self.store.set_seqnums(self.key, *current)
             self._persisted = current
 

@@ -37,6 +37,8 @@ class EchoApplication:
     def on_message(self, session: SessionHandle, message: FixMessage) -> None:
         msg_type = message.msg_type
         if msg_type in ECHOED:
+            fields = message.fields
+            body = _echoed(fields)
             if msg_type == "D":
                 last, seen = self._last
                 if last is not session:
@@ -44,11 +46,15 @@ class EchoApplication:
                     if seen is None:
                         seen = self._seen[session.session_id] = set()
                     self._last = (session, seen)
-                clordid = message.get(11) or ""
+                # the first ClOrdID: right after the standard header when body is that slice
+                if body.__class__ is tuple and body and body[0][0] == 11:
+                    clordid = body[0][1]
+                else:
+                    clordid = message.get(11) or ""
                 if clordid in seen and message.get(97) == "Y":
                     return
                 seen.add(clordid)
-            session.send(msg_type, _echoed(message.fields))
+            session.send(msg_type, body)
         else:
             session.send("j", [(45, message.get(34) or ""), (58, "Unsupported Message Type"),
                                (372, msg_type), (380, "3")])
@@ -59,7 +65,8 @@ def _echoed(fields: tuple[tuple[int, str], ...]) -> "tuple | list":
 
     For the usual parsed message (8, 9, 35, 34, 49, 52, 56 first, CheckSum last, no other
     dropped tag) that is one slice, a tuple the session recognises as a run of the message
-    it is delivering (``SessionCore.send_app`` then reuses its bytes); else the filter."""
+    it is delivering (``SessionCore.send_app`` then reuses its bytes); else the filter, a
+    list. (A tuple result is ``fields[7:-1]``: its first field is the first after 56.)"""
     if len(fields) > 8 and fields[6][0] == 56 and fields[5][0] == 52 and fields[4][0] == 49 \
             and fields[3][0] == 34 and fields[2][0] == 35 and fields[1][0] == 9 \
             and fields[0][0] == 8 and fields[-1][0] == 10:

@@ -272,3 +272,50 @@ def test_shape_cache_stays_bounded():
     msg, shape = codec.parse_shaped(long)
     assert shape is not None and shape not in codec._SHAPE_TAGS
     assert msg == codec.FixMessage(tuple(codec._parse_sequential(long.decode("latin-1"))), long)
+
+
+def reference_values_pass(fields, plan) -> bool:
+    """The plan's checks spelt out: every listed format check called, nothing inline."""
+    from fixgw.fix.validation import _is_float, _is_int, _is_timestamp
+    checks = [*plan.formatted, *[(i, _is_int) for i in plan.ints],
+              *[(i, _is_float) for i in plan.floats], *[(i, _is_timestamp) for i in plan.stamps]]
+    return all(fields[i][1] for i in plan.non_empty) \
+        and all(fields[i][1] in enums for i, enums in plan.in_enums) \
+        and all(fmt(fields[i][1]) for i, fmt in checks)
+
+
+def test_inline_format_checks_equal_the_format_functions(dictionary):
+    validator = Validator(dictionary, ValidationSettings())
+    base = codec.parse(wrap(f"35=D{SOH}34=2{SOH}49=TW44{SOH}52={ts(T0)}{SOH}56=ISLD{SOH}11=A{SOH}"
+                            f"21=1{SOH}38=100{SOH}40=2{SOH}44=10.5{SOH}54=1{SOH}55=X{SOH}"
+                            f"60={ts(T0)}{SOH}")).fields
+    plan = validator.plan_of(base)
+    assert plan.ints and plan.floats and len(plan.stamps) == 2
+    rng = random.Random(9)
+    pool = ["", "0", "7", "-3", "--3", "1.5", ".5", "5.", "-1.25", "1.2.3", "\u0663", "1e5", " 1",
+            "20240101-10:00:00", "20240101-10:00:00.123", "20240101-10:00:00.12",
+            "20240101-10:00:00.1234", "20240101-10:00:00.\u0663\u0663\u0663", "20241301-10:00:00.123",
+            "20240101-10:00:00x123", "20240101-10:00:00.12a", "20240101-24:00:00.000", ts(T0 + 5)]
+    seen_true = 0
+    for _ in range(4000):
+        fields = list(base)
+        for i in rng.sample([*plan.ints, *plan.floats, *plan.stamps], rng.randint(1, 3)):
+            fields[i] = (fields[i][0], rng.choice(pool))
+        expected = reference_values_pass(fields, plan)
+        assert validator.values_pass(fields, plan) == expected, fields
+        seen_true += expected
+    assert seen_true > 50
+
+
+def test_framer_length_cache_gives_the_same_frames():
+    raw = wrap(f"35=0{SOH}34=2{SOH}49=TW44{SOH}52={ts(T0)}{SOH}56=ISLD{SOH}")
+    head = raw[:raw.rfind(b"\x0110=") + 1].replace(b"\x019=", b"\x019=00", 1)
+    padded = head + b"10=%03d\x01" % (sum(head) % 256)     # same BodyLength, other text
+    bad = raw.replace(b"\x019=", b"\x019=x", 1)
+    for _ in range(2):                                     # second time from the cache
+        for stream in (raw, padded, bad + raw, raw * 3):
+            plain = [raw_ for raw_, _ in codec.Framer().feed_framed(stream)]
+            assert plain == codec.Framer().feed(stream)
+            assert b"".join(plain) == stream or stream.startswith(bad)
+        (_, proof), = codec.Framer().feed_framed(padded)
+        assert proof > 0 and codec.parse_shaped(padded, proof)[0] == codec.parse(padded)
