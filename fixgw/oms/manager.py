@@ -456,8 +456,10 @@ class OrderManager(OrderEntry, OrderLifecycle, VenueExecution):
             child = self.journal.child(event.client_order_id)
         if child is None and event.venue_order_id:
             child = self.journal.child_by_venue_order_id(event.venue, event.venue_order_id)
-        if child is None or child.order_id in self.orders:
-            return self.children.get(child.client_order_id) if child is not None else None
+        if child is None:
+            return None                       # not one of ours
+        if child.order_id in self.orders:     # its order is in memory: use the live child
+            return self.children.get(child.client_order_id)
         if isinstance(event, VenueFill):
             if self.journal.has_fill(event.venue, event.trade_id):
                 return None
