@@ -7,7 +7,8 @@ stores are the real :class:`fixgw.session.store.SqliteStore` on a temporary dire
 
 * baseline: ``commit()`` inline, one SQLite (WAL, synchronous=normal) transaction per commit;
 * journaled: after ``start_background_writer()``, ``commit()`` appends one record to the store
-  journal and the writer thread applies it to the tables (its work is not on this path).
+  journal (a copy into a memory-mapped file) and the applier process applies it to the tables
+  (its work is not on this path).
 
 Rounds alternate between the two; the median per-commit time of each and their ratio is printed.
 
