@@ -36,11 +36,14 @@ class GarbledMessage(Exception):
 class Framer:
     """Splits a TCP byte stream into candidate FIX messages (QuickFIX's boundaries)."""
 
-    __slots__ = ("_buf", "_max")
+    __slots__ = ("_buf", "_max", "_head")
 
     def __init__(self, max_message_bytes: int = 65536) -> None:
         self._buf = b""
         self._max = max_message_bytes
+        # "8=<BeginString> SOH 9=" of the last message: a message starting with the same
+        # bytes has its first "SOH 9=" at the same place (none fits inside those bytes)
+        self._head = b"\x00"
 
     @property
     def buffered(self) -> int:
@@ -65,18 +68,26 @@ class Framer:
         pos = 0
         n = len(buf)
         limit = self._max
+        head = self._head
         while True:
-            start = find(b"8=", pos)
+            # Each "x if <slice test> else find(...)" below gives find's answer: the slice
+            # test checks the usual spot, which is then the first occurrence.
+            start = pos if buf[pos:pos + 2] == b"8=" else find(b"8=", pos)
             if start < 0:
                 # keep a trailing '8' that may start the next message
                 pos = n - 1 if n > pos and buf[n - 1:] == b"8" else n
                 break
-            i = find(b"\x019=", start)
-            if i < 0:
-                if n - start > limit:
-                    raise FramingError("no BodyLength within the message size limit")
-                pos = start
-                break
+            if buf[start:start + len(head)] == head:
+                i = start + len(head) - 3
+            else:
+                i = find(b"\x019=", start)
+                if i < 0:
+                    if n - start > limit:
+                        raise FramingError("no BodyLength within the message size limit")
+                    pos = start
+                    break
+                if i - start <= 32:
+                    head = self._head = buf[start:i + 3]
             j = find(_SOH_B, i + 3)
             if j < 0:
                 if n - start > limit:
@@ -101,13 +112,14 @@ class Framer:
             if n < end_of_body:
                 pos = start
                 break
-            k = find(b"\x0110=", end_of_body - 1)
+            k = end_of_body - 1 if buf[end_of_body - 1:end_of_body + 3] == b"\x0110=" \
+                else find(b"\x0110=", end_of_body - 1)
             if k < 0:
                 if n - start > limit + 64:
                     raise FramingError("no CheckSum within the message size limit")
                 pos = start
                 break
-            e = find(_SOH_B, k + 4)
+            e = k + 7 if buf[k + 4:k + 8] in _CHECKSUM_ENDS else find(_SOH_B, k + 4)
             if e < 0:
                 if n - k > 64:
                     raise FramingError("CheckSum not terminated")
@@ -120,6 +132,9 @@ class Framer:
         self._buf = buf[pos:] if pos < n else b""
         return out
 
+
+# "nnn SOH": a three-digit CheckSum value and its SOH
+_CHECKSUM_ENDS = frozenset(b"%03d\x01" % n for n in range(1000))
 
 # BodyLength text -> its value, for the few lengths a peer's messages have (int() of bytes
 # is slow); only digit strings are ever added, at most 4096 of them.
@@ -435,9 +450,18 @@ def parse_utc_timestamp(text: str) -> float | None:
     if len(text) == 17:
         return value
     frac = text[18:]
-    if text[17] != "." or not frac.isdigit():
+    if text[17] != ".":
+        return None
+    seconds = _FRACTIONS.get(frac)    # milliseconds: the same float, from a table
+    if seconds is not None:
+        return value + seconds
+    if not frac.isdigit():
         return None
     return value + int(frac) / (10 ** len(frac))
+
+
+# "000".."999" -> int(frac) / 10 ** 3 (the very expression parse_utc_timestamp uses)
+_FRACTIONS = {f"{n:03d}": int(f"{n:03d}") / (10 ** 3) for n in range(1000)}
 
 
 def _parse_seconds(text: str) -> float | None:

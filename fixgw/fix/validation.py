@@ -96,8 +96,8 @@ def _is_timestamp(v: str) -> bool:
     return v[17] == "." and 1 <= len(frac) <= 9 and frac.isdigit() and frac.isascii()
 
 
-# ".000" .. ".999" less the dot: a timestamp's millisecond part, all ASCII digits
-_MILLIS_TEXT = frozenset(f"{n:03d}" for n in range(1000))
+# ".000" .. ".999": a timestamp's millisecond part, ASCII digits
+_DOT_MILLIS = frozenset(f".{n:03d}" for n in range(1000))
 
 FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
     "INT": _is_int, "LENGTH": _is_int, "NUMINGROUP": _is_int, "SEQNUM": _is_int,
@@ -252,7 +252,7 @@ class Validator:
                 return False
         for i in stamps:
             v = fields[i][1]
-            if not (v[17:18] == "." and v[18:] in _MILLIS_TEXT and _TS_SECONDS_OK.get(v[:17])) \
+            if not (v[17:] in _DOT_MILLIS and _TS_SECONDS_OK.get(v[:17])) \
                     and not _is_timestamp(v):
                 return False
         for i, fmt in formatted:

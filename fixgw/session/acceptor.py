@@ -115,7 +115,9 @@ class ConnectionCore:
             frames = self._backlog + frames
             self._backlog = []
         rate = self._rate
-        tokens = min(rate, self._tokens + (now - self._tokens_at) * rate)
+        tokens = self._tokens + (now - self._tokens_at) * rate
+        if tokens > rate:   # min(rate, tokens), without the call
+            tokens = rate
         self._tokens_at = now
         done = 0
         for raw, checksum_at in frames:

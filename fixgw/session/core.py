@@ -283,8 +283,14 @@ class SessionCore:
                     and header_tags.isdisjoint(body_tags):
                 echo = (start, len(tags) - 1, f"\x01{body_tags[0]}=".encode())
             if all(t in tags for t in (34, 49, 52, 56)):
-                lane = _Lane(plan, tags.index(34), tags.index(49), tags.index(52),
-                             tags.index(56), msg_type, echo)
+                i_seq, i_sender, i_target = tags.index(34), tags.index(49), tags.index(56)
+                # checks the lane's own tests imply are left out of its plan: MsgSeqNum equal
+                # to str(next_target) is an int; CompIDs equal to ours are not empty
+                implied = {i_sender, i_target} if self._their and self._our else set()
+                plan = plan._replace(
+                    non_empty=tuple(i for i in plan.non_empty if i not in implied),
+                    ints=tuple(i for i in plan.ints if i != i_seq))
+                lane = _Lane(plan, i_seq, i_sender, tags.index(52), i_target, msg_type, echo)
         if len(shape) <= MAX_SHAPE_TEXT:
             if len(self._lanes) >= self.MAX_LANES:
                 self._lanes.clear()
@@ -320,7 +326,9 @@ class SessionCore:
         self.next_sender = seq + 1
         self.store.save_message(self.key, seq, raw)
         if self.state is not State.DISCONNECTED and self.connected and not self.close_requested:
-            self._write(raw, now)
+            self.outbox.append(raw)      # _write, inline
+            self._last_sent = now
+            self.log.outgoing(raw, now)
         else:
             self.log.outgoing(raw, now, "  (stored; not logged on)")
         if source is None:

@@ -22,7 +22,7 @@ from fixgw.fix.message import FixMessage
 from fixgw.fix.validation import ValidationSettings, Validator
 from fixgw.session.application import SessionID
 from fixgw.session.core import SessionCore, SessionRules
-from fixgw.session.echo import EchoApplication, _echoed, _NOT_ECHOED_TAGS
+from fixgw.session.echo import EchoApplication, _echoed, _NOT_ECHOED_TAGS, _standard
 from fixgw.session.runtime import SessionRuntime
 from fixgw.session.store import MemoryStore
 
@@ -232,6 +232,8 @@ def test_echoed_fields_equal_the_filter():
                       (56, "B")) + fields + ((10, "000"),)
         expected = [f for f in fields if f[0] not in _NOT_ECHOED_TAGS]
         assert list(_echoed(fields)) == expected, fields
+        if _standard(fields):
+            assert fields[2][1] == FixMessage(fields).msg_type
 
 
 def test_parse_shaped_and_the_framers_proof_agree_with_parse():
@@ -319,3 +321,82 @@ def test_framer_length_cache_gives_the_same_frames():
             assert b"".join(plain) == stream or stream.startswith(bad)
         (_, proof), = codec.Framer().feed_framed(padded)
         assert proof > 0 and codec.parse_shaped(padded, proof)[0] == codec.parse(padded)
+
+
+class ReferenceFramer:
+    """The framer as it was before its shortcuts: every boundary found with find()."""
+
+    def __init__(self, limit: int = 65536) -> None:
+        self.buf, self.limit = b"", limit
+
+    def feed(self, data: bytes) -> list[tuple[bytes, int]]:
+        buf, out, pos = self.buf + data, [], 0
+        n = len(buf)
+        while True:
+            start = buf.find(b"8=", pos)
+            if start < 0:
+                pos = n - 1 if n > pos and buf[n - 1:] == b"8" else n
+                break
+            i = buf.find(b"\x019=", start)
+            j = buf.find(b"\x01", i + 3) if i >= 0 else -1
+            if j < 0:
+                pos = start
+                break
+            length_txt = buf[i + 3:j]
+            if not length_txt.isdigit():
+                pos = j + 1
+                out.append((buf[start:j + 1], -1))
+                continue
+            end_of_body = j + 1 + int(length_txt)
+            if n < end_of_body:
+                pos = start
+                break
+            k = buf.find(b"\x0110=", end_of_body - 1)
+            e = buf.find(b"\x01", k + 4) if k >= 0 else -1
+            if e < 0:
+                pos = start
+                break
+            out.append((buf[start:e + 1], k - start if k == end_of_body - 1 else -1))
+            pos = e + 1
+        self.buf = buf[pos:]
+        return out
+
+
+def test_framer_shortcuts_frame_exactly_as_find_does():
+    rng = random.Random(21)
+    good = [wrap(f"35=0{SOH}34={n}{SOH}49=TW44{SOH}52={ts(T0)}{SOH}56=ISLD{SOH}" + "58=x" * n
+                 + SOH) for n in range(1, 12)]
+    other = wrap(f"35=0{SOH}34=9{SOH}", "FIXT.1.1")
+    for _ in range(400):
+        pieces = []
+        for _ in range(rng.randint(1, 8)):
+            raw = rng.choice(good + [other])
+            r = rng.random()
+            if r < 0.1:
+                raw = raw.replace(b"\x019=", b"\x019=1", 1)              # too long
+            elif r < 0.2:
+                raw = raw[:raw.rfind(b"10=")] + b"10=5\x01"             # short CheckSum
+            elif r < 0.25:
+                raw = raw.replace(b"\x019=", b"\x019=x", 1)              # not a number
+            elif r < 0.3:
+                raw = b"junk8" + raw
+            elif r < 0.35:
+                raw = raw.replace(b"8=FIX.4.4", b"8=FIX.4.4\x019=7", 1)  # a second "9="
+            pieces.append(raw)
+        stream = b"".join(pieces)
+        framer, reference = codec.Framer(), ReferenceFramer()
+        got, expected = [], []
+        i = 0
+        while i < len(stream):
+            step = rng.choice([1, 7, 50, 400, len(stream)])
+            got += framer.feed_framed(stream[i:i + step])
+            expected += reference.feed(stream[i:i + step])
+            i += step
+        assert got == expected, stream
+        assert framer.buffered == len(reference.buf)
+
+
+def test_millisecond_fractions_table_equals_the_division():
+    for n in range(1000):
+        text = f"20240101-10:00:00.{n:03d}"
+        assert codec.parse_utc_timestamp(text) == 1704103200.0 + int(f"{n:03d}") / (10 ** 3)
