@@ -213,7 +213,7 @@ def journal_files(database: Path) -> list[tuple[int, Path]]:
 
 
 _PAGE = mmap.PAGESIZE
-_POPULATE = getattr(mmap, "MAP_POPULATE", 0)   # Linux; elsewhere pages fault in on first use
+_ZEROS = memoryview(bytes(1 << 20))    # backed by the kernel's zero page until written from
 
 
 class JournalFile:
@@ -225,11 +225,11 @@ class JournalFile:
     the bytes are in the kernel's page cache the moment the copy ends, so they survive the
     process being killed (``sync_each_write`` adds an ``msync`` for power loss).
 
-    Why reserved and mapped up front (:meth:`create` does it, on the store's spare thread for
-    the next generation): reserving the blocks makes a full disk an ``OSError`` here rather
-    than a SIGBUS on some later copy, and populating the mapping takes most of the page faults
-    off the reply path. The unused tail of a file is zeros, which :func:`read_journal` reads
-    as its end."""
+    Why written and mapped up front (:meth:`create` does it, on the store's spare thread for
+    the next generation): writing the file first makes a full disk an ``OSError`` here rather
+    than a SIGBUS on some later copy, and leaves only minor page faults for the reply path
+    (a sparse file's first write to a page took up to ~1 ms on ext4). The unused tail of a
+    file is zeros, which :func:`read_journal` reads as its end."""
 
     def __init__(self, path: Path, generation: int, capacity: int, fd: int, mapping: mmap.mmap,
                  sync_each_write: bool) -> None:
@@ -249,11 +249,14 @@ class JournalFile:
         capacity = max(_PAGE, -(-capacity // _PAGE) * _PAGE)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            # Reserving the blocks makes a full disk fail here; MAP_POPULATE maps every page
-            # (zero-filled) now. Both release the GIL; a first write to a page still takes a
-            # short write fault (~1-2 us, once per 4 KiB).
-            os.posix_fallocate(fd, 0, capacity)
-            mapping = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED | _POPULATE)
+            # Writing the zeros allocates the blocks (a full disk fails here) and puts every
+            # page in the page cache, so a first copy into a page is only a minor fault. Both
+            # release the GIL; mmap() does not, which is why it must not populate (MAP_POPULATE
+            # held the GIL for 1-2.5 ms, and the event loop with it).
+            offset = 0
+            while offset < capacity:
+                offset += os.pwrite(fd, _ZEROS[:capacity - offset], offset)
+            mapping = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED)
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
