@@ -200,8 +200,9 @@ def parse(raw: bytes) -> FixMessage:
 def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | None]:
     """:func:`parse`, plus the message's *shape* when it is simple (else None).
 
-    The shape is a string naming the tag sequence and the MsgType (the tags' text joined by
-    SOH, the third one followed by ``=<MsgType>``): equal strings, equal shapes, so the session can keep
+    The shape is a string naming the MsgType and the tag sequence (the sixth piece, which
+    is the MsgType when the third tag is 35, then SOH and the tags' text joined by SOH; a
+    simple message has no SOH in a value): equal strings, equal shapes, so the session can keep
     per-shape decisions under it. ``checksum_at`` is :meth:`Framer.feed_framed`'s proof of
     the BodyLength (the offset of the SOH before ``10=``), or -1 to measure it here."""
     if checksum_at > 0:
@@ -236,12 +237,11 @@ def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | N
     if separators == _ALTERNATING[:len(separators)]:
         pieces = text.replace(SOH, "=").split("=")
         tag_texts = pieces[0:-1:2]
-        if len(tag_texts) > 2:
-            tag_texts[2] += "=" + pieces[5]     # the MsgType is part of the shape
-        shape = SOH.join(tag_texts)
+        # the MsgType (no SOH in a simple message), SOH, then the tags' text
+        shape = f"{pieces[5] if len(pieces) > 5 else ''}\x01{SOH.join(tag_texts)}"
         tags = _SHAPE_TAGS.get(shape)
         if tags is None:
-            tags = _simple_tags(pieces[0:-1:2], shape)
+            tags = _simple_tags(tag_texts, shape)
         if tags:
             msg = _new_object(FixMessage)       # _new_message, inline
             _set_fields(msg, tuple(zip(tags, pieces[1::2])))

@@ -36,10 +36,10 @@ class EchoApplication:
 
     def on_message(self, session: SessionHandle, message: FixMessage) -> None:
         fields = message.fields
-        standard = _standard(fields)
-        msg_type = fields[2][1] if standard else message.msg_type
+        body = _echoed(fields)
+        # a tuple is the slice of a standard message, whose MsgType is its third field
+        msg_type = fields[2][1] if body.__class__ is tuple else message.msg_type
         if msg_type in ECHOED:
-            body = _echoed(fields, standard)
             if msg_type == "D":
                 last, seen = self._last
                 if last is not session:
@@ -61,29 +61,22 @@ class EchoApplication:
                                (372, msg_type), (380, "3")])
 
 
-def _echoed(fields: tuple[tuple[int, str], ...], standard: bool | None = None) -> "tuple | list":
+def _echoed(fields: tuple[tuple[int, str], ...]) -> "tuple | list":
     """The fields sent back: all but the standard header and trailer.
 
     For the usual parsed message (8, 9, 35, 34, 49, 52, 56 first, CheckSum last, no other
     dropped tag) that is one slice, a tuple the session recognises as a run of the message
     it is delivering (``SessionCore.send_app`` then reuses its bytes); else the filter, a
-    list. (A tuple result is ``fields[7:-1]``: its first field is the first after 56.)
-    ``standard``: :func:`_standard` of ``fields`` when the caller has it."""
-    if standard is None:
-        standard = _standard(fields)
-    if standard:
+    list. (A tuple result is ``fields[7:-1]`` of a standard message: its first field is
+    the first after 56, its MsgType ``fields[2][1]``.)"""
+    if len(fields) > 8 and fields[6][0] == 56 and fields[5][0] == 52 \
+            and fields[4][0] == 49 and fields[3][0] == 34 and fields[2][0] == 35 \
+            and fields[1][0] == 9 and fields[0][0] == 8 and fields[-1][0] == 10:
         body = fields[7:-1]
         if _NOT_ECHOED_TAGS.isdisjoint(map(_tag_of, body)):
             return body
     return [f for f in fields if f[0] not in _NOT_ECHOED_TAGS]
 
-
-def _standard(fields: tuple[tuple[int, str], ...]) -> bool:
-    """8, 9, 35, 34, 49, 52, 56 first, CheckSum last and at least one field between (the
-    usual parsed message: its MsgType is then ``fields[2][1]``, as ``msg_type`` says)."""
-    return len(fields) > 8 and fields[6][0] == 56 and fields[5][0] == 52 \
-        and fields[4][0] == 49 and fields[3][0] == 34 and fields[2][0] == 35 \
-        and fields[1][0] == 9 and fields[0][0] == 8 and fields[-1][0] == 10
 
 
 class EchoService:
