@@ -41,9 +41,9 @@ class Framer:
     def __init__(self, max_message_bytes: int = 65536) -> None:
         self._buf = b""
         self._max = max_message_bytes
-        # "8=<BeginString> SOH 9=" of the last message: a message starting with the same
-        # bytes has its first "SOH 9=" at the same place (none fits inside those bytes)
-        self._head = b"\x00"
+        # "8=<BeginString> SOH 9=" of the last message (None before one): a message starting
+        # with the same bytes has its first "SOH 9=" at the same place (none fits inside them)
+        self._head: bytes | None = None
 
     @property
     def buffered(self) -> int:
@@ -62,13 +62,25 @@ class Framer:
         measuring it again. Framing found that SOH as the first ``SOH 10=`` at or after the
         declared end, and nothing but the CheckSum value and one SOH follows it, so it is
         also the last one, the one :func:`parse` measures from."""
+        head = self._head
+        if head is not None and not self._buf and data.__class__ is bytes \
+                and data[:len(head)] == head:
+            # The usual read: exactly one whole message, in the last one's BeginString. The
+            # loop below would find the same boundaries (8= at 0, the first SOH 9= where
+            # the head says, SOH 10= at the declared end, a 3-digit CheckSum ending the data)
+            # and keep nothing back.
+            j = data.find(_SOH_B, len(head))
+            length = _LENGTHS.get(data[len(head):j]) if j > 0 else None
+            if length is not None and length <= self._max:
+                k = j + length
+                if data[k:k + 4] == b"\x0110=" and data[k + 4:] in _CHECKSUM_ENDS:
+                    return [(data, k)]
         buf = self._buf + data if self._buf else bytes(data)
         out: list[tuple[bytes, int]] = []
         find = buf.find
         pos = 0
         n = len(buf)
         limit = self._max
-        head = self._head
         while True:
             # Each "x if <slice test> else find(...)" below gives find's answer: the slice
             # test checks the usual spot, which is then the first occurrence.
@@ -77,7 +89,7 @@ class Framer:
                 # keep a trailing '8' that may start the next message
                 pos = n - 1 if n > pos and buf[n - 1:] == b"8" else n
                 break
-            if buf[start:start + len(head)] == head:
+            if head is not None and buf[start:start + len(head)] == head:
                 i = start + len(head) - 3
             else:
                 i = find(b"\x019=", start)

@@ -395,6 +395,15 @@ def test_framer_shortcuts_frame_exactly_as_find_does():
             i += step
         assert got == expected, stream
         assert framer.buffered == len(reference.buf)
+        # one read per message (the framer's single-message shortcut), then random cuts
+        for piece in pieces:
+            assert framer.feed_framed(piece) == reference.feed(piece), piece
+            assert framer.buffered == len(reference.buf)
+        for piece in pieces:
+            cut = rng.randrange(len(piece) + 1)
+            for part in (piece[:cut], piece[cut:], bytearray(piece), b"\x00" + piece):
+                assert framer.feed_framed(bytes(part) if rng.random() < 0.5 else part) \
+                    == reference.feed(bytes(part)), piece
 
 
 def test_millisecond_fractions_table_equals_the_division():
