@@ -255,7 +255,8 @@ class SessionCore:
                 self.listener.on_app_message(msg)
             except Exception as exc:  # the application's bug must not kill the session
                 self.log.event(f"application error on message {seq_text}: {exc!r}", now)
-            self._source = None
+            finally:
+                self._source = None     # send_app persists again once this returns
         else:
             self._next(msg, now, queued=False)
         if self._queue and self.connected and not self.close_requested:

@@ -410,3 +410,23 @@ def test_millisecond_fractions_table_equals_the_division():
     for n in range(1000):
         text = f"20240101-10:00:00.{n:03d}"
         assert codec.parse_utc_timestamp(text) == 1704103200.0 + int(f"{n:03d}") / (10 ** 3)
+
+
+def test_a_failing_application_leaves_no_delivery_behind(dictionary):
+    """After the listener raised, send_app from outside a delivery persists at once again."""
+    clock = FakeClock(t=T0)
+    core = make_session(dictionary, clock, True)
+
+    class Failing:
+        def on_app_message(self, message):
+            core.send_app("D", message.fields[7:-1], T0)
+            raise KeyboardInterrupt   # not an Exception: goes through the session
+
+    core.listener = Failing()
+    raw = wrap(f"35=D{SOH}34=2{SOH}49=TW44{SOH}52={ts(T0)}{SOH}56=ISLD{SOH}11=A{SOH}21=1{SOH}"
+               f"38=100{SOH}40=2{SOH}44=10.5{SOH}54=1{SOH}55=X{SOH}60={ts(T0)}{SOH}")
+    with pytest.raises(KeyboardInterrupt):
+        core.receive_raw(raw, T0)
+    assert core._source is None and core.echoes == 1
+    core.send_app("8", [(37, "O1"), (17, "E1")], T0)
+    assert core.store._seq[core.key].next_sender == core.next_sender == 4
