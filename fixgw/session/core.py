@@ -280,8 +280,14 @@ class SessionCore:
                 start += 1
             body_tags = tags[start:-1]
             echo = None
+            mdef = self.dictionary.messages.get(msg_type)
+            # what _build_echo relies on: sent back as they are, these fields need no
+            # ordering (strictly ascending, no header tag, no group of this MsgType) and the
+            # first one's "SOH tag=" occurs first where it starts (its tag not seen before)
             if body_tags and all(a < b for a, b in zip(body_tags, body_tags[1:])) \
-                    and header_tags.isdisjoint(body_tags):
+                    and header_tags.isdisjoint(body_tags) and mdef is not None \
+                    and mdef.groups.keys().isdisjoint(body_tags) \
+                    and body_tags[0] not in tags[:start]:
                 echo = (start, len(tags) - 1, f"\x01{body_tags[0]}=".encode())
             if all(t in tags for t in (34, 49, 52, 56)):
                 i_seq, i_sender, i_target = tags.index(34), tags.index(49), tags.index(56)
