@@ -163,10 +163,12 @@ class ApplierProcess:
         with self._lock:
             self._kill_locked()
             # The lock fd is inherited on purpose: the store stays locked while this process
-            # lives, so no new gateway replays under an applier that is still writing.
+            # lives, so no new gateway replays under an applier that is still writing. Its own
+            # session: a Ctrl-C meant for the gateway (sent to the terminal's process group)
+            # must not kill it, even while it is still starting; the gateway stops it.
             self._proc = subprocess.Popen(self._argv, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, pass_fds=(self._lock_fd,),
-                                          close_fds=True)
+                                          close_fds=True, start_new_session=True)
             os.set_blocking(self._proc.stdin.fileno(), False)
             self._replies = b""
 
@@ -311,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Ctrl-C in a terminal reaches the whole process group: the gateway then shuts down and
-    # sends ``stop``; this process must still be there to apply and clean up.
+    # Started in its own session (see ApplierProcess); when run by hand too, Ctrl-C is for
+    # the gateway, which then sends ``stop``: this process must still be there to apply.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(APPLIER_NICE)

@@ -161,28 +161,25 @@ class FixConnection(asyncio.Protocol):
         throughput of a saturated link; four messages keeps that cost to ~2 us a message.
         Splitting only chooses where to cut the byte stream (the framer reassembles any
         cut), so a garbled stream is handled exactly as before."""
-        group = self.REPLY_GROUP
-        end = 0
-        for _ in range(group):
-            mark = data.find(_CHECKSUM_FIELD, end)
+        first = data.find(_CHECKSUM_FIELD)
+        if first < 0 or first + _CHECKSUM_FIELD_LENGTH >= len(data):
+            self._feed(data)                    # at most one message: the usual read
+            return
+        start, end = 0, self._group_end(data, 0)
+        while end < len(data) and not (self._closing or self._paused):
+            self._feed(data[start:end])
+            start, end = end, self._group_end(data, end)
+        self._feed(data[start:])
+
+    @classmethod
+    def _group_end(cls, data: bytes, position: int) -> int:
+        """Where the group of messages starting at ``position`` ends (or the data does)."""
+        for _ in range(cls.REPLY_GROUP):
+            mark = data.find(_CHECKSUM_FIELD, position)
             if mark < 0:
-                break
-            end = mark + _CHECKSUM_FIELD_LENGTH
-        else:
-            if end < len(data):
-                start = 0
-                while end < len(data) and not (self._closing or self._paused):
-                    self._feed(data[start:end])
-                    start = end
-                    for _ in range(group):
-                        mark = data.find(_CHECKSUM_FIELD, end)
-                        if mark < 0:
-                            end = len(data)
-                            break
-                        end = min(len(data), mark + _CHECKSUM_FIELD_LENGTH)
-                self._feed(data[start:])
-                return
-        self._feed(data)
+                return len(data)
+            position = mark + _CHECKSUM_FIELD_LENGTH
+        return min(position, len(data))
 
     def _feed(self, data: bytes) -> None:
         core = self._core
