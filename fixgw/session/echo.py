@@ -19,20 +19,27 @@ _tag_of = itemgetter(0)
 
 
 class EchoApplication:
+    """Echoes; remembers the ClOrdIDs seen on each session since its last logon/logout.
+
+    The ClOrdIDs are the keys of a dict (values None), not a set: the cyclic collector stops
+    tracking a dict whose keys and values are all strings or None, while it walks every
+    entry of a set at each full collection. After a million orders on one session that walk
+    took ~70 ms, a pause every counterparty would see."""
+
     def __init__(self) -> None:
-        self._seen: dict[SessionID, set[str]] = {}
-        # the last handle and its set: one identity test instead of hashing a SessionID
-        self._last: tuple[SessionHandle | None, set[str]] = (None, set())
+        self._seen: dict[SessionID, dict[str, None]] = {}
+        # the last handle and its ClOrdIDs: one identity test instead of hashing a SessionID
+        self._last: tuple[SessionHandle | None, dict[str, None]] = (None, {})
 
     def on_create(self, session: SessionHandle) -> None:
-        self._seen[session.session_id] = set()
-        self._last = (None, set())
+        self._seen[session.session_id] = {}
+        self._last = (None, {})
 
     def on_logon(self, session: SessionHandle) -> None:
-        self._seen.setdefault(session.session_id, set()).clear()
+        self._seen.setdefault(session.session_id, {}).clear()
 
     def on_logout(self, session: SessionHandle) -> None:
-        self._seen.setdefault(session.session_id, set()).clear()
+        self._seen.setdefault(session.session_id, {}).clear()
 
     def on_message(self, session: SessionHandle, message: FixMessage) -> None:
         fields = message.fields
@@ -45,7 +52,7 @@ class EchoApplication:
                 if last is not session:
                     seen = self._seen.get(session.session_id)
                     if seen is None:
-                        seen = self._seen[session.session_id] = set()
+                        seen = self._seen[session.session_id] = {}
                     self._last = (session, seen)
                 # the first ClOrdID: right after the standard header when body is that slice
                 if body.__class__ is tuple and body and body[0][0] == 11:
@@ -54,7 +61,7 @@ class EchoApplication:
                     clordid = message.get(11) or ""
                 if clordid in seen and message.get(97) == "Y":
                     return
-                seen.add(clordid)
+                seen[clordid] = None
             session.send(msg_type, body)
         else:
             session.send("j", [(45, message.get(34) or ""), (58, "Unsupported Message Type"),
