@@ -319,23 +319,26 @@ class SqliteStore:
         self._spare_thread.start()
 
     def nudge_applier(self) -> None:
-        """Tell the applier how far it may apply, if its interval has passed (the transport
-        calls this right after a turn's socket writes; see :class:`OutputPump`)."""
-        applier = self._applier
-        if applier is None:
+        """Have the applier told how far it may apply, if its interval has passed (the
+        transport calls this right after a turn's socket writes; see :class:`OutputPump`).
+
+        The event loop only wakes the store's helper thread, which writes to the applier's
+        pipe: a pipe write takes the pipe's lock, which the applier (a low-priority process)
+        holds while it reads, and the event loop must never wait for a process the
+        scheduler has put aside (seen: a 2.4 ms stall in this call)."""
+        if self._applier is None:
             return
         now = time.monotonic()
         if now < self._applier_due_at:
             return
-        position = self._position()
-        if position != self._announced:
+        if self._position() != self._announced:
             self._applier_due_at = now + self._apply_interval_s
-            self._announced = position
-            applier.announce(position)
+            self._spare_wanted.set()
 
     def _spare_loop(self, idle_announce_s: float) -> None:
-        """Prepares the next journal file after each rotation, and announces the position
-        when no turn has done so for ``idle_announce_s`` (the traffic stopped)."""
+        """The store's helper thread: prepares the next journal file after each rotation,
+        and tells the applier the position when the event loop asks (:meth:`nudge_applier`)
+        or, when the traffic has stopped, every ``idle_announce_s``."""
         failing = False
         while not self._stopping:
             self._spare_wanted.wait(idle_announce_s)

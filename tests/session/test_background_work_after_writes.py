@@ -65,20 +65,26 @@ def test_a_woken_writer_applies_at_once_and_an_idle_one_on_its_slow_timer(tmp_pa
     assert stored_seqs(path) == [1, 2]
 
 
-def test_nothing_new_is_not_announced_to_the_applier(tmp_path):
+def test_nothing_new_is_not_announced_and_the_loop_never_writes_to_the_applier(tmp_path):
+    import threading
     store = SqliteStore(tmp_path / "fixgw.db")
     try:
-        store.start_background_writer(apply_interval_s=0.0)
+        store.start_background_writer(apply_interval_s=0.05)   # idle announce: 0.25 s
         announced = []
         real_announce = store._applier.announce
-        store._applier.announce = lambda position: (announced.append(position),
-                                                    real_announce(position))
+        store._applier.announce = lambda position: (
+            announced.append((position, threading.current_thread().name)),
+            real_announce(position))
         store.load(KEY)
         store.save_message(KEY, 1, b"one")
         store.commit()
         store.nudge_applier()
-        store.nudge_applier()                   # no commit in between: nothing to say
+        wait_for(lambda: len(announced) == 1, timeout=5.0)
+        time.sleep(0.1)
+        store.nudge_applier()                        # no commit in between: nothing to say
+        time.sleep(0.6)                              # nor on the idle timer
         assert len(announced) == 1
+        assert announced[0][1] == "fixgw-store-spare"           # not the caller's thread
         assert wait_for(lambda: stored_seqs(tmp_path / "fixgw.db") == [1], timeout=5.0) < 5.0
     finally:
         store.close()

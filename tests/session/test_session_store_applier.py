@@ -69,7 +69,7 @@ def test_a_killed_applier_is_replaced_and_nothing_is_lost(tmp_path):
     path = tmp_path / "s.db"
     store = SqliteStore(path)
     try:
-        store.start_background_writer(apply_interval_s=0.0)
+        store.start_background_writer(apply_interval_s=0.01)
         store.load(KEY)
         commit_messages(store, range(1, 51))
         first_pid = store._applier.pid
@@ -77,7 +77,10 @@ def test_a_killed_applier_is_replaced_and_nothing_is_lost(tmp_path):
         time.sleep(0.2)
         commit_messages(store, range(51, 101))
         store.nudge_applier()                   # finds the pipe broken: a new applier
-        assert store._applier.pid not in (None, first_pid)
+        deadline = time.monotonic() + 5
+        while store._applier.pid in (None, first_pid):
+            assert time.monotonic() < deadline, "no new applier"
+            time.sleep(0.01)
         assert [s for s, _ in store.messages(KEY, 1, 200)] == list(range(1, 101))
         os.kill(store._applier.pid, signal.SIGKILL)  # dead while a resend waits for it
         time.sleep(0.2)
