@@ -35,7 +35,6 @@ import cProfile
 import gc
 import pathlib
 import pstats
-import statistics
 import sys
 import tempfile
 import time
@@ -102,14 +101,21 @@ class Polluter:
             self._data.translate(self._table)
 
 
-def fixgw_runs(args, workdir: pathlib.Path) -> dict[str, float]:
-    clock = FakeClock(t=time.time())
+def logged_on_connection(workdir: pathlib.Path, clock, peer: str):
+    """The gateway built from the conformance config and one ConnectionCore logged on to it
+    (seq 1 used): what both this benchmark and count_hotpath_instructions.py feed."""
     gateway = build_gateway(workdir, clock)
-    conn = gateway.acceptor.new_connection(clock.now(), "bench")
+    conn = gateway.acceptor.new_connection(clock.now(), peer)
     conn.data_received(encode("A", 1, "98=0\x01108=30\x01141=Y\x01", fix_text(clock.now())),
                        clock.now())
     out, close = conn.take_output()
     assert out and b"35=A\x01" in out and not close, out
+    return gateway, conn
+
+
+def fixgw_runs(args, workdir: pathlib.Path) -> dict[str, float]:
+    clock = FakeClock(t=time.time())
+    gateway, conn = logged_on_connection(workdir, clock, "bench")
     seq = 2
 
     def flush() -> None:

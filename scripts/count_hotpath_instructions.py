@@ -49,17 +49,12 @@ CHUNK = 500                 # messages between two commits/log formats (outside 
 
 def run(count: int) -> None:
     """Build the gateway, log on, and serve ``count`` NewOrderSingles (the collected part)."""
-    from bench_hotpath import build_gateway, encode, fix_text, orders
+    from bench_hotpath import logged_on_connection, orders
     from fixgw.clock import FakeClock
 
     with tempfile.TemporaryDirectory(prefix="count_hotpath") as tmp:
         clock = FakeClock(t=START)
-        gateway = build_gateway(pathlib.Path(tmp), clock)
-        conn = gateway.acceptor.new_connection(clock.now(), "count")
-        conn.data_received(encode("A", 1, "98=0\x01108=30\x01141=Y\x01", fix_text(clock.now())),
-                           clock.now())
-        out, close = conn.take_output()
-        assert out and b"35=A\x01" in out and not close, out
+        gateway, conn = logged_on_connection(pathlib.Path(tmp), clock, "count")
         # a warm-up outside the count: shape caches, timestamp caches, first allocations
         seq = 2
         advance = clock.advance

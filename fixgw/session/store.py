@@ -192,9 +192,7 @@ class SqliteStore:
                 level = logging.WARNING if index == len(files) - 1 else logging.ERROR
                 log.log(level, "store journal %s: dropped a torn record at its end (written "
                         "by a process that died mid-write; it never reached a socket)", path)
-        apply_turns(self._db, [(merged.resets, merged.messages,
-                                [(e.key, e.next_sender, e.next_target, e.created)
-                                 for e in merged.seqnums.values()])])
+        apply_turns(self._db, [merged.as_turn()])
         for _, path in files:
             path.unlink()
         self.replayed_records_from = [p for _, p in files]

@@ -37,11 +37,9 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
-from fixgw.session.store_journal import (FILE_MAGIC, CorruptRecord, decode_payload,
-                                         journal_files, _RECORD_HEAD)
+from fixgw.session.store_journal import FILE_MAGIC, decode_records, journal_files
 from fixgw.session.store_sql import apply_turns, open_connection
 
 log = logging.getLogger("fixgw.store")
@@ -58,29 +56,11 @@ def read_records(path: Path, start: int, end: int | None) -> tuple[list, int]:
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read() if end is None else f.read(end - start)
-    turns = []
-    pos = 0
-    head = _RECORD_HEAD
-    while pos + head.size <= len(data):
-        length, crc = head.unpack_from(data, pos)
-        if length == 0:
-            break
-        payload = data[pos + head.size:pos + head.size + length]
-        if len(payload) != length:
-            break
-        try:
-            batch = decode_payload(payload) if zlib.crc32(payload) == crc else None
-        except CorruptRecord:
-            batch = None
-        if batch is None:
-            log.error("store applier: record at %s:%d is damaged; stopping there", path,
-                      start + pos)
-            break
-        turns.append((batch.resets, batch.messages,
-                      [(e.key, e.next_sender, e.next_target, e.created)
-                       for e in batch.seqnums.values()]))
-        pos += head.size + length
-    return turns, start + pos
+    batches, reached, clean = decode_records(data, 0)
+    if not clean:
+        log.error("store applier: record at %s:%d is damaged; stopping there", path,
+                  start + reached)
+    return [b.as_turn() for b in batches], start + reached
 
 
 class JournalApplier:

@@ -6,8 +6,9 @@ of CPU (BEGIN, two statements, COMMIT, WAL and shm bookkeeping), which was a thi
 gateway's time on a lone message. Appending one framed record to a memory-mapped file costs
 ~1 us (encoding included) and gives the same guarantee SQLite's ``synchronous=normal`` gives:
 once the copy is done, the bytes are in the kernel's page cache and survive the process being
-killed (add ``msync`` for power loss, as ``synchronous=full`` does). A background thread then
-applies the records to the SQLite tables in batches; SQLite stays the store everything reads.
+killed (add ``msync`` for power loss, as ``synchronous=full`` does). A separate process
+(:mod:`fixgw.session.store_applier`) then applies the records to the SQLite tables in
+batches; SQLite stays the store everything reads.
 
 Records are framed and checksummed, so a record torn by a crash (only the last one can be,
 records are written in order by one writer) is recognised and dropped; the bytes of a torn
@@ -74,6 +75,11 @@ class Batch:
         self.messages.extend(other.messages)
         self.seqnums.update(other.seqnums)
 
+    def as_turn(self) -> tuple[list[str], list[tuple[str, int, bytes]], list["SeqnumTuple"]]:
+        """The batch in the shape the store's commit and the SQLite apply use."""
+        return (self.resets, self.messages,
+                [(e.key, e.next_sender, e.next_target, e.created) for e in self.seqnums.values()])
+
 
 SeqnumTuple = tuple[str, int, int, float]   # key, next sender, next target, created
 
@@ -122,11 +128,6 @@ def encode_record(resets: list[str], messages: list[tuple[str, int, bytes]],
                        [(s.key, s.next_sender, s.next_target, s.created) for s in seqnums])
 
 
-def batch_of_turn(resets: list[str], messages: list[tuple[str, int, bytes]],
-                  seqnums: list[SeqnumTuple]) -> Batch:
-    return Batch(resets, messages, {s[0]: SeqnumEntry(*s) for s in seqnums})
-
-
 class CorruptRecord(ValueError):
     pass
 
@@ -168,6 +169,33 @@ def decode_payload(payload: bytes) -> Batch:
     return batch
 
 
+def decode_records(data: bytes, start: int) -> tuple[list[Batch], int, bool]:
+    """The intact records of ``data`` from ``start`` on, the offset after the last of them,
+    and whether what follows is a clean end (the end of ``data``, or the zero-filled unused
+    tail of a preallocated file) rather than a torn or corrupt record."""
+    batches: list[Batch] = []
+    pos = start
+    n = len(data)
+    while pos < n:
+        if n - pos < _RECORD_HEAD.size:
+            return batches, pos, _all_zero(data, pos)
+        length, crc = _RECORD_HEAD.unpack_from(data, pos)
+        if length == 0:
+            # The never-written tail of a preallocated file (no record is empty). Anything
+            # but zeros after it is damage: say so.
+            return batches, pos, _all_zero(data, pos)
+        payload_start = pos + _RECORD_HEAD.size
+        payload = data[payload_start:payload_start + length]
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            return batches, pos, False
+        try:
+            batches.append(decode_payload(payload))
+        except CorruptRecord:
+            return batches, pos, False
+        pos = payload_start + length
+    return batches, pos, True
+
+
 def read_journal(path: Path) -> tuple[Batch, bool]:
     """Every intact record of one journal file, merged in order, and whether the file ended
     cleanly (False: a torn or corrupt tail was dropped)."""
@@ -175,26 +203,10 @@ def read_journal(path: Path) -> tuple[Batch, bool]:
     batch = Batch()
     if not data.startswith(FILE_MAGIC):
         return batch, len(data) == 0
-    pos = len(FILE_MAGIC)
-    n = len(data)
-    while pos < n:
-        if n - pos < _RECORD_HEAD.size:
-            return batch, _all_zero(data, pos)
-        length, crc = _RECORD_HEAD.unpack_from(data, pos)
-        if length == 0:
-            # The zero-filled, never-written tail of a preallocated file (no record is empty).
-            # Anything but zeros after it is damage: say so.
-            return batch, _all_zero(data, pos)
-        start = pos + _RECORD_HEAD.size
-        payload = data[start:start + length]
-        if len(payload) != length or zlib.crc32(payload) != crc:
-            return batch, False
-        try:
-            batch.extend(decode_payload(payload))
-        except CorruptRecord:
-            return batch, False
-        pos = start + length
-    return batch, True
+    batches, _, clean = decode_records(data, len(FILE_MAGIC))
+    for b in batches:
+        batch.extend(b)
+    return batch, clean
 
 
 def _all_zero(data: bytes, start: int) -> bool:

@@ -16,6 +16,20 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 DICTS = f"[{REPO / 'dictionaries' / 'FIX44.xml'}, {REPO / 'dictionaries' / 'FIX44-fixgw.xml'}]"
 
 
+def echo_gateway_document(state_dir: pathlib.Path) -> dict:
+    """A config document for an in-process gateway (``GatewayThread``): the echo application,
+    one session FIXGW <- A, a free port on loopback."""
+    import yaml
+    return yaml.safe_load(f"""
+state_dir: {state_dir}
+application: echo
+listen: {{host: 127.0.0.1, port: 0}}
+session_defaults: {{begin_string: FIX.4.4, sender_comp_id: FIXGW, dictionary: {DICTS}}}
+sessions:
+  - {{target_comp_id: A, role: echo}}
+""")
+
+
 class Gateway:
     """``python -m fixgw run CONFIG --port 0`` in ``workdir``; waits for the listening line."""
 

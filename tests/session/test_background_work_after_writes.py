@@ -9,7 +9,7 @@ import sqlite3
 import time
 
 from fixgw.session.store import SqliteStore
-from fixgw.session.store_journal import (SeqnumEntry, batch_of_turn, decode_payload,
+from fixgw.session.store_journal import (SeqnumEntry, decode_payload,
                                          encode_record, encode_turn)
 from fixgw.transport.server import OutputPump
 
@@ -38,7 +38,7 @@ def test_encode_turn_writes_the_same_record_as_encode_record():
     turn = (["B"], [(KEY, 1, b"8=FIX\x01one"), ("B", 7, b"")], [(KEY, 2, 5, 12.5), ("B", 8, 1, 0.0)])
     record = encode_turn(*turn)
     assert record == encode_record(turn[0], turn[1], [SeqnumEntry(*s) for s in turn[2]])
-    assert decode_payload(record[8:]) == batch_of_turn(*turn)
+    assert decode_payload(record[8:]).as_turn() == turn
 
 
 def test_a_woken_writer_applies_at_once_and_an_idle_one_on_its_slow_timer(tmp_path):
@@ -119,22 +119,13 @@ def test_no_gc_collection_runs_between_a_message_and_its_reply(tmp_path, monkeyp
     import gc
     import sys
 
-    import yaml
-
     from fixgw.oms.embedded import GatewayThread
     from fixgw.transport.server import FixConnection
 
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
-    from session_harness import DICTS, Client, nos
+    from session_harness import Client, echo_gateway_document, nos
 
-    document = yaml.safe_load(f"""
-state_dir: {tmp_path / 'state'}
-application: echo
-listen: {{host: 127.0.0.1, port: 0}}
-session_defaults: {{begin_string: FIX.4.4, sender_comp_id: FIXGW, dictionary: {DICTS}}}
-sessions:
-  - {{target_comp_id: A, role: echo}}
-""")
+    document = echo_gateway_document(tmp_path / "state")
     inside = {"now": False}
     collections_inside: list[bool] = []
     feed = FixConnection._feed

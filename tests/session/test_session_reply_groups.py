@@ -5,24 +5,15 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import yaml
-
 from fixgw.oms.embedded import GatewayThread
 from fixgw.transport.server import FixConnection
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from session_harness import DICTS, Client, nos  # noqa: E402
+from session_harness import Client, echo_gateway_document, nos  # noqa: E402
 
 
 def test_a_burst_in_one_read_is_committed_and_answered_in_groups(tmp_path, monkeypatch):
-    document = yaml.safe_load(f"""
-state_dir: {tmp_path / 'state'}
-application: echo
-listen: {{host: 127.0.0.1, port: 0}}
-session_defaults: {{begin_string: FIX.4.4, sender_comp_id: FIXGW, dictionary: {DICTS}}}
-sessions:
-  - {{target_comp_id: A, role: echo}}
-""")
+    document = echo_gateway_document(tmp_path / "state")
     reads: list[int] = []
     feed_in_groups = FixConnection._feed_in_groups
 
