@@ -10,17 +10,24 @@ echo test application on loopback:
 * QuickFIX 1.16.0 (C++ engine through its Python binding): scripts/quickfix_acceptor.py with a
   FileStore and a FileLog, run with a Python that can ``import quickfix`` (``--quickfix-python``,
   default /work/qfvenv/bin/python when present). Skipped with a note when unavailable.
+* floor (``--targets fixgw,quickfix,floor``): scripts/floor_echo_acceptor.py, a byte echo with
+  no FIX work at all. It measures the part of the round trip every acceptor shares on this
+  machine (generator, loopback, wake-ups), and the summary then also gives each acceptor's
+  percentiles minus the floor's in the same round: the latency the acceptor itself adds.
 
 Phases per acceptor, over one logged-on session (TW44 -> ISLD):
 
 * open loop at each ``--rates`` value (default 1,000/s and 5,000/s) for ``--duration`` seconds:
-  messages are sent on a fixed schedule whatever the replies do, and latency is measured from the
-  *scheduled* send time (no coordinated omission);
+  messages are sent on a fixed schedule whatever the replies do (no coordinated omission), and
+  latency is measured from the moment each message is written (a late sender is not counted
+  against the acceptor);
 * closed loop: ``--window`` orders in flight, a new one sent for each reply; gives max throughput.
 
 The load generator pre-encodes every message of a phase (SendingTime fixed at encode time) and
 frames replies with ``bytes.find`` on a raw asyncio Protocol (uvloop when available), so it costs
 a few microseconds per message; its own CPU use is printed so a saturated generator is visible.
+"acc cpu" is the acceptor's process and its children (fixgw's journal applier). ``--dump DIR``
+writes every message's send time and latency, one file per phase and round.
 
     python scripts/bench_session.py                       # both acceptors, ~70 s
     python scripts/bench_session.py --rounds 3            # medians over 3 interleaved rounds
@@ -32,6 +39,7 @@ import argparse
 import bisect
 import asyncio
 import dataclasses
+import itertools
 import statistics
 import json
 import os
@@ -59,6 +67,7 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_FIXGW_CONFIG = REPO / "sessions" / "conformance.yaml"
 QUICKFIX_ACCEPTOR = REPO / "scripts" / "quickfix_acceptor.py"
+FLOOR_ACCEPTOR = REPO / "scripts" / "floor_echo_acceptor.py"
 READY = re.compile(rb"listening on (\S+):(\d+)")
 SOH = b"\x01"
 CHECKSUM_MARK = b"\x0110="
@@ -167,6 +176,20 @@ class PhaseResult:
 
 # Every latency of every round, per (acceptor, phase): the pooled percentiles.
 POOLED: dict[tuple[str, str], list[float]] = {}
+# --dump: where each phase's per-message send times and latencies are written.
+DUMP_DIR: pathlib.Path | None = None
+
+
+def dump_latencies(target: str, phase: str, rows: list[tuple[float, float]]) -> None:
+    """One file per phase and round: ``<send time (perf_counter s)> <latency us>`` per line,
+    in send order; for looking at *when* the slow messages were (their spacing, runs, a
+    period) and for matching them with traces taken inside an acceptor on the same clock."""
+    slug = re.sub(r"[^0-9A-Za-z]+", "-", phase).strip("-")
+    for n in itertools.count(1):
+        path = DUMP_DIR / f"{target}-{slug}-{n}.txt"
+        if not path.exists():
+            break
+    path.write_text("".join(f"{sent:.7f} {latency * 1e6:.1f}\n" for sent, latency in rows))
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -177,13 +200,28 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds used so far by ``pid`` and every process under it: fixgw's journal applier
+    is a child process, and its SQLite work is part of what the acceptor costs."""
     if pid is None:
         return None
-    try:
-        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+    usage: dict[int, tuple[int, int]] = {}          # pid -> (parent pid, clock ticks)
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            usage[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        except (OSError, IndexError, ValueError):
+            continue                                # exited while we looked
+    if pid not in usage:
         return None
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in usage.items():
+        children.setdefault(parent, []).append(child)
+    ticks, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        ticks += usage[current][1]
+        todo.extend(children.get(current, ()))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Session:
@@ -226,14 +264,18 @@ class Session:
     async def _finish(self, target: str, phase: str, messages: int, first_id: int,
                       sent_at: list[float], started: float, cpu0: float,
                       acc0: float | None, arrivals_before: int,
-                      drain_s: float = 5.0) -> PhaseResult:
+                      drain_s: float = 5.0, record: bool = True) -> PhaseResult:
         p = self.protocol
         deadline = time.perf_counter() + drain_s
         while time.perf_counter() < deadline and len(p.arrivals) < arrivals_before + messages:
             await asyncio.sleep(0.005)
         latencies = sorted((p.arrivals[first_id + i] - sent_at[i]) * 1000.0
                            for i in range(messages) if first_id + i in p.arrivals)
-        POOLED.setdefault((target, phase), []).extend(latencies)
+        if record:      # the warm-up is neither pooled nor dumped
+            POOLED.setdefault((target, phase), []).extend(latencies)
+        if record and DUMP_DIR is not None:
+            dump_latencies(target, phase, [(sent_at[i], p.arrivals[first_id + i] - sent_at[i])
+                                           for i in range(messages) if first_id + i in p.arrivals])
         last = max((p.arrivals[first_id + i] for i in range(messages) if first_id + i in p.arrivals),
                    default=time.perf_counter())
         seconds = max(last - started, 1e-9)
@@ -335,7 +377,7 @@ class Session:
             await asyncio.sleep(max(0.001, started + sent * interval - time.perf_counter()))
 
     async def closed_loop(self, target: str, window: int, duration: float,
-                          max_messages: int = 2_000_000) -> PhaseResult:
+                          max_messages: int = 2_000_000, record: bool = True) -> PhaseResult:
         # Pre-encode generously; the loop stops at ``duration``.
         count = max_messages
         estimate = int(duration * 80_000) + window
@@ -379,7 +421,8 @@ class Session:
         self.next_seq -= count - total
         self.next_id -= count - total
         return await self._finish(target, f"closed w={window}", total, first_id,
-                                  sent_at[:total], started, cpu0, acc0, arrivals_before)
+                                  sent_at[:total], started, cpu0, acc0, arrivals_before,
+                                  record=record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,6 +527,12 @@ def quickfix_acceptor(workdir: pathlib.Path, python: str) -> AcceptorProcess:
                            workdir, workdir)
 
 
+def floor_acceptor(workdir: pathlib.Path) -> AcceptorProcess:
+    """The byte echo of scripts/floor_echo_acceptor.py: what the machine alone costs."""
+    return AcceptorProcess("floor", [sys.executable, str(FLOOR_ACCEPTOR), "--port", "0"],
+                           workdir, workdir)
+
+
 def quickfix_python(explicit: str | None) -> str | None:
     candidates = [explicit] if explicit else [os.environ.get("FIXGW_QUICKFIX_PYTHON"),
                                               "/work/qfvenv/bin/python", sys.executable]
@@ -510,7 +559,7 @@ async def bench_all(acceptors: list[AcceptorProcess], rates: list[int], duration
                           acceptor.proc.pid if acceptor.proc else None, pacing)
         await session.connect()
         await session.closed_loop(acceptor.name, window or 50, duration=max(0.5, warmup / 20_000),
-                                  max_messages=warmup)                 # warm-up, discarded
+                                  max_messages=warmup, record=False)   # warm-up, discarded
         sessions[acceptor.name] = session
     results: list[PhaseResult] = []
     try:
@@ -580,10 +629,37 @@ def format_ratios(results: list[PhaseResult],
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
+def format_above_floor(results: list[PhaseResult]) -> str:
+    """Each acceptor's p50 and p99 minus the floor's in the same round, in microseconds (the
+    median over rounds): the latency the acceptor adds to what the machine costs anyway.
+
+    A difference of percentiles is not the percentile of a difference, but both acceptors are
+    read the same way against the same floor, and a round where the whole machine was slow
+    (the floor's p99 moves by ±20 % between rounds) no longer reads as a gap between them."""
+    floor = {(r.phase, r.round): r for r in results if r.target == "floor"}
+    if not floor:
+        return ""
+    lines = ["added over the floor (acceptor minus floor, same round; median over rounds, us):"]
+    for phase in dict.fromkeys(r.phase for r in results):
+        cells = []
+        for target in dict.fromkeys(r.target for r in results if r.target != "floor"):
+            pairs = [(r, floor[phase, r.round]) for r in results
+                     if r.target == target and r.phase == phase and (phase, r.round) in floor]
+            if pairs:
+                p50 = statistics.median((r.p50_ms - f.p50_ms) * 1000 for r, f in pairs)
+                p99 = statistics.median((r.p99_ms - f.p99_ms) * 1000 for r, f in pairs)
+                cells.append(f"{target} p50 +{p50:.0f}  p99 +{p99:.0f}")
+        floor_p99 = sorted(f.p99_ms * 1000 for (p, _), f in floor.items() if p == phase)
+        if cells:
+            lines.append(f"  {phase:14} " + "   ".join(cells) +
+                         f"   (floor p99 {floor_p99[0]:.0f}-{floor_p99[-1]:.0f})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="fixgw,quickfix",
-                        help="comma list of fixgw, quickfix (default both)")
+                        help="comma list of fixgw, quickfix, floor (default fixgw,quickfix)")
     parser.add_argument("--rates", default="1000,5000", help="open-loop rates, msg/s")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--window", type=int, default=50, help="closed-loop orders in flight (0: skip the closed loop)")
@@ -600,8 +676,14 @@ def main(argv: list[str] | None = None) -> int:
                              "loop's millisecond timers (sends late messages together; the "
                              "generator of the figures before 2026-11-26)")
     parser.add_argument("--json", type=pathlib.Path, help="also write results as JSON here")
+    parser.add_argument("--dump", type=pathlib.Path, metavar="DIR",
+                        help="write each phase's per-message send times and latencies here")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
+    global DUMP_DIR
+    if args.dump is not None:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        DUMP_DIR = args.dump
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
 
     if uvloop is not None:
@@ -622,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "(pip install quickfix==1.16.0 in a venv, pass --quickfix-python)")
                     continue
                 acceptors.append(quickfix_acceptor(workdir, python))
+            elif target == "floor":
+                acceptors.append(floor_acceptor(workdir))
             else:
                 parser.error(f"unknown target {target}")
         try:
@@ -633,8 +717,9 @@ def main(argv: list[str] | None = None) -> int:
             for acceptor in acceptors:
                 acceptor.stop()
         for acceptor in acceptors:
-            notes.append(f"{acceptor.name}: store + message log on; "
-                         f"{acceptor.log_bytes() / 1e6:.1f} MB written under its state/log dir")
+            if acceptor.name != "floor":
+                notes.append(f"{acceptor.name}: store + message log on; "
+                             f"{acceptor.log_bytes() / 1e6:.1f} MB written under its state/log dir")
 
     print(f"loopback, {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
           f"uvloop {'on' if uvloop else 'off'}; {args.duration:g} s per phase, "
@@ -643,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     ratios = format_ratios(results, POOLED)
     if ratios:
         print(ratios)
+    above_floor = format_above_floor(results)
+    if above_floor:
+        print(above_floor)
     for note in notes:
         print("note:", note)
     if args.json:
