@@ -154,7 +154,9 @@ class SqliteStore:
     def _open(self, synchronous: str) -> None:
         self._db = open_connection(self.path, synchronous)
         self._synchronous = synchronous.upper()
-        self._seq: dict[str, SeqState] = {}
+        # next sender, next target, created: a plain tuple, as set on every message (a frozen
+        # SeqState costs ~4k instructions to build); load() hands out a SeqState.
+        self._seq: dict[str, tuple[int, int, float]] = {}
         self._dirty_seq: set[str] = set()
         self._pending_msgs: list[tuple[str, int, bytes]] = []
         self._pending_resets: list[str] = []
@@ -202,23 +204,26 @@ class SqliteStore:
 
     # ---------------------------------------------------------------- SessionStore
     def load(self, key: str) -> SeqState:
-        state = self._seq.get(key)
-        if state is None:
+        return SeqState(*self._numbers(key))
+
+    def _numbers(self, key: str) -> tuple[int, int, float]:
+        numbers = self._seq.get(key)
+        if numbers is None:
             row = self._db.execute(
                 "SELECT next_sender, next_target, created FROM fix_session "
                 "WHERE session_key=?", (key,)).fetchone()
             if row is None:
-                state = SeqState(1, 1, time.time())
+                numbers = (1, 1, time.time())
                 self._dirty_seq.add(key)
             else:
-                state = SeqState(int(row[0]), int(row[1]), float(row[2]))
-            self._seq[key] = state
-        return state
+                numbers = (int(row[0]), int(row[1]), float(row[2]))
+            self._seq[key] = numbers
+        return numbers
 
     def set_seqnums(self, key: str, next_sender: int, next_target: int) -> None:
-        old = self._seq.get(key) or self.load(key)
-        if old.next_sender != next_sender or old.next_target != next_target:
-            self._seq[key] = SeqState(next_sender, next_target, old.created)
+        old = self._seq.get(key) or self._numbers(key)
+        if old[0] != next_sender or old[1] != next_target:
+            self._seq[key] = (next_sender, next_target, old[2])
             self._dirty_seq.add(key)
 
     def save_message(self, key: str, seq: int, raw: bytes) -> None:
@@ -237,9 +242,9 @@ class SqliteStore:
     def reset(self, key: str, now: float) -> SeqState:
         self._pending_msgs = [m for m in self._pending_msgs if m[0] != key]
         self._pending_resets.append(key)
-        state = self._seq[key] = SeqState(1, 1, now)
+        self._seq[key] = (1, 1, now)
         self._dirty_seq.add(key)
-        return state
+        return SeqState(1, 1, now)
 
     @property
     def dirty(self) -> bool:
@@ -252,8 +257,7 @@ class SqliteStore:
         if not (self._dirty_seq or self._pending_msgs or self._pending_resets):
             return
         seq = self._seq
-        seqnums = [(key, state.next_sender, state.next_target, state.created)
-                   for key in self._dirty_seq for state in (seq[key],)]
+        seqnums = [(key, *seq[key]) for key in self._dirty_seq]
         journal = self._journal
         if journal is None:
             apply_turns(self._db, [(self._pending_resets, self._pending_msgs, seqnums)])
