@@ -14,6 +14,16 @@ poll runs when it comes back to cover the gap. Fills are deduplicated by trade i
 updates by (state, filled), so a consumer sees each fill once whichever path delivered it;
 the fills of an order are always delivered before the update that reports them filled.
 
+The stream's wake-up gap: ccxt wakes a pending watch only if its future is registered when a
+message is handled (``Client.resolve`` drops the wake-up otherwise). A message handled between
+one watch returning and the next one registering -- at least one loop iteration, more under
+CPU load or while ``watch_*`` awaits authentication -- is parsed into ccxt's caches
+(``orders``, ``myTrades``) but wakes nobody until the next message of that stream, which for
+a filled last child may never come. So each stream loop also *sweeps* its cache: once right
+after re-arming its watch, and every ``stream_sweep_s`` while the watch waits. A sweep reads
+only what ccxt appended since the last read (the caches' own new-updates count, the one
+``watch_*`` uses) and hands it to the same once-only delivery as the watch results.
+
 Submits carry our client order id (``newClientOrderId``). A submit retried after a network
 error, or repeated by the caller, that the venue refuses as a duplicate resolves by fetching
 the order, so submit is idempotent.
@@ -70,6 +80,8 @@ class _Market:
     # failed watch_my_trades attempts since the trade stream last worked (0: not in an outage);
     # kept here, not in the loop, so an outage outlives a restart of the stream tasks
     trade_failures: int = 0
+    # per ccxt cache: the ``info`` objects of the entries the last sweep read (see _fresh)
+    sweep_marks: dict[str, list] = field(default_factory=dict)
 
 
 class CcxtVenueAdapter:
@@ -90,6 +102,8 @@ class CcxtVenueAdapter:
         self._connected = False
         self.stats = AdapterStats()
         self._tracker = OrderTracker(self.name, self.stats, self._log)
+        # fills and updates only a cache sweep delivered: events whose stream wake-up was lost
+        self.stream_gap_recoveries = 0
         self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
         self._fees_by_symbol: dict[str, VenueFees] = {}
         self._rules_cache: dict[str, VenueRules] = {}
@@ -337,7 +351,7 @@ class CcxtVenueAdapter:
                     order = await self._call(kind, "order", market.exchange.create_order,
                                              request.symbol, ccxt_type, request.side.ccxt, amount,
                                              price, params, orders=1)
-                return self._tracker.record(self._order_update(kind, order, request.client_order_id))
+                return self._answer(kind, self._order_update(kind, order, request.client_order_id))
             except VenueError:
                 self._tracker.forget_unsent(request.client_order_id)  # our limiter refused: never sent
                 raise
@@ -351,7 +365,7 @@ class CcxtVenueAdapter:
                     existing = await self._fetch_quietly(request)
                     if existing is not None:
                         self.stats.duplicates_resolved += 1
-                        return self._tracker.record(existing)
+                        return self._answer(kind, existing)
                     if attempt + 1 < attempts:
                         self.stats.submit_retries += 1
                         continue
@@ -400,7 +414,7 @@ class CcxtVenueAdapter:
                                  "the venue no longer reports it")
             raise venue_error(self.name, exc, self._secrets)
         self.stats.duplicates_resolved += 1
-        return self._tracker.record(existing)
+        return self._answer(kind_of(request.symbol), existing)
 
     async def _fetch_quietly(self, request: VenueOrderRequest) -> VenueOrderUpdate | None:
         try:
@@ -422,10 +436,23 @@ class CcxtVenueAdapter:
             existing = await self.fetch_order(client_order_id, symbol)
             if existing is None:
                 raise venue_error(self.name, exc, self._secrets) from None
-            return self._tracker.record(existing)
+            return self._answer(kind, existing)
         except Exception as exc:
             raise venue_error(self.name, exc, self._secrets) from None
-        return self._tracker.record(self._order_update(kind, order, client_order_id))
+        return self._answer(kind, self._order_update(kind, order, client_order_id))
+
+    def _answer(self, kind: str, update: VenueOrderUpdate) -> VenueOrderUpdate:
+        """A submit/cancel answer, remembered so no path repeats it. When it reports more
+        filled than the fills delivered so far, the ones ccxt's stream cache already holds go
+        out first: the caller must not learn of a fill quantity before its fills."""
+        self._deliver_cached_fills(kind, update)
+        return self._tracker.record(update)
+
+    def _deliver_cached_fills(self, kind: str, update: VenueOrderUpdate) -> None:
+        tracked = self._tracker.get(update.client_order_id)
+        if tracked is not None and update.filled > tracked.fill_qty:
+            for fill in self._cached_fills(kind, update.venue_order_id):
+                self._tracker.deliver_fill(fill, STREAM)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderUpdate | None:
         kind = kind_of(symbol)
@@ -442,6 +469,8 @@ class CcxtVenueAdapter:
         update = self._order_update(kind, order, client_order_id)
         if self._tracker.get(client_order_id) is None:
             self._adopt(kind, order, update)
+        else:
+            self._deliver_cached_fills(kind, update)   # as for submit/cancel answers
         return update
 
     def _adopt(self, kind: str, order: dict, update: VenueOrderUpdate) -> None:
@@ -509,11 +538,106 @@ class CcxtVenueAdapter:
         oid = None if trade.get("order") is None else str(trade["order"])
         return trade_fill(self.name, trade, self._tracker.client_id_for(kind, oid), self._now_ms())
 
-    def _cached_fills(self, kind: str) -> list[VenueFill]:
+    def _cached_fills(self, kind: str, venue_order_id: str | None) -> list[VenueFill]:
         """ccxt parses the trade of an executionReport into its myTrades cache while handling
-        the same message as the order update: those fills go out before the update."""
-        cache = getattr(self._markets[kind].exchange, "myTrades", None)
-        return [self._fill(kind, t) for t in list(cache or ())]
+        the same message as the order update: those fills (of that order; of every order
+        when the id is unknown) go out before the update."""
+        market = self._markets.get(kind)
+        cache = getattr(market.exchange, "myTrades", None) if market else None
+        if not cache:
+            return []
+        if venue_order_id is None:
+            return [self._fill(kind, t) for t in list(cache)]
+        return [self._fill(kind, t) for t in list(cache) if str(t.get("order")) == venue_order_id]
+
+    def _deliver_stream_order(self, kind: str, order: dict) -> None:
+        update = self._order_update(kind, order)
+        self._tracker.deliver_update(update, STREAM,
+                                     lambda: self._cached_fills(kind, update.venue_order_id))
+
+    # -- the stream's wake-up gap (module docstring) --------------------------------------------
+    def _fresh(self, kind: str, name: str) -> list[dict]:
+        """The entries of ccxt's ``name`` cache appended (or, orders, updated and moved to the
+        end) since the last read by a sweep or a watch: ccxt's newUpdates count, read with
+        the cache's own ``getLimit`` like ``watch_*`` does. ccxt resets that count lazily (on
+        the next append), so an unchanged count re-reads the same entries: those are skipped
+        by identity of their ``info`` (ccxt stores each message's own dict there)."""
+        market = self._markets[kind]
+        cache = getattr(market.exchange, name, None)
+        if not cache:
+            return []
+        get_limit = getattr(cache, "getLimit", None)
+        if get_limit is None:
+            entries = list(cache)
+        else:
+            count = get_limit(None, None)
+            if not count:
+                return []
+            entries = cache[-count:]
+        mark = [e.get("info") for e in entries]
+        seen = market.sweep_marks.get(name)
+        if seen is not None and len(seen) == len(mark) and all(a is b for a, b in zip(seen, mark)):
+            return []
+        market.sweep_marks[name] = mark
+        return entries
+
+    def _mark_read(self, kind: str, name: str, entries: list[dict]) -> None:
+        """What a watch returned (and was just delivered, in the same step) is what the next
+        sweep would re-read if nothing was appended since: spare it the second conversion."""
+        self._markets[kind].sweep_marks[name] = [e.get("info") for e in entries]
+
+    def _sweep_orders(self, kind: str) -> None:
+        for order in self._fresh(kind, "orders"):
+            update = self._order_update(kind, order)
+            if self._tracker.get(update.client_order_id) is None:
+                continue   # not one of ours (another client of the same account)
+            before = self._stream_events()
+            self._tracker.deliver_update(update, STREAM,
+                                         lambda: self._cached_fills(kind, update.venue_order_id))
+            self._gap_recovered(kind, before, update.client_order_id)
+
+    def _sweep_trades(self, kind: str) -> None:
+        for trade in self._fresh(kind, "myTrades"):
+            fill = self._fill(kind, trade)
+            before = self._stream_events()
+            self._tracker.deliver_fill(fill, STREAM)
+            self._gap_recovered(kind, before, fill.client_order_id)
+
+    def _stream_events(self) -> int:
+        return self.stats.fills_from_stream + self.stats.updates_from_stream
+
+    def _gap_recovered(self, kind: str, before: int, client_order_id: str) -> None:
+        recovered = self._stream_events() - before
+        if recovered:
+            self.stream_gap_recoveries += recovered
+            self._log.debug("%s: %d %s event(s) of %s delivered from ccxt's cache "
+                            "(stream wake-up lost)", self.name, recovered, kind, client_order_id)
+
+    async def _await_sweeping(self, kind: str, watch: asyncio.Future,
+                              sweep: Callable[[str], None]) -> Any:
+        """The result of the pending ``watch``, sweeping ccxt's cache meanwhile: first as soon
+        as the watch has had its first step to register its future (what was handled before
+        that woke nobody), then every ``stream_sweep_s`` (it may await before it registers,
+        e.g. authentication). The sweeps run as loop callbacks, so the loop still awaits the
+        watch itself and resumes as soon as it returns (no extra loop iterations before the
+        next re-arm, which would widen the very gap this covers)."""
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            nonlocal handle
+            if watch.done():
+                return
+            try:
+                sweep(kind)
+            except Exception:   # a sweep bug must not stop the stream or later sweeps
+                self._log.exception("%s: %s cache sweep failed", self.name, kind)
+            handle = loop.call_later(self.config.stream_sweep_s, tick)
+
+        handle = loop.call_soon(tick)   # runs after the watch task's first step
+        try:
+            return await watch
+        finally:
+            handle.cancel()
 
     # -- stream and polling loops ---------------------------------------------------------------
     def _set_stream(self, kind: str, up: bool, why: str = "") -> None:
@@ -548,12 +672,12 @@ class CcxtVenueAdapter:
                     if not done and self._ws_alive(kind):
                         self._set_stream(kind, True)
                         await self._reconcile(kind, "stream recovered")
-                orders = await fut
+                orders = await self._await_sweeping(kind, fut, self._sweep_orders)
                 if not self._markets[kind].stream_up:
                     self._set_stream(kind, True)
                 for order in orders:
-                    self._tracker.deliver_update(self._order_update(kind, order), STREAM,
-                                                 lambda: self._cached_fills(kind))
+                    self._deliver_stream_order(kind, order)
+                self._mark_read(kind, "orders", orders)
                 backoff = 0.1
             except asyncio.CancelledError:
                 fut.cancel()
@@ -598,10 +722,11 @@ class CcxtVenueAdapter:
                     done, _ = await asyncio.wait({fut}, timeout=self.config.stream_settle_s)
                     if not done and self._ws_alive(kind):
                         self._trade_stream_recovered(kind)
-                trades = await fut
+                trades = await self._await_sweeping(kind, fut, self._sweep_trades)
                 self._trade_stream_recovered(kind)
                 for trade in trades:
                     self._tracker.deliver_fill(self._fill(kind, trade), STREAM)
+                self._mark_read(kind, "myTrades", trades)
                 backoff = 0.1
             except asyncio.CancelledError:
                 fut.cancel()

@@ -54,6 +54,7 @@ class VenueConfig:
     timeout_ms: int = 10_000
     poll_interval_s: float = 0.5               # REST polling period while the stream is down
     stream_settle_s: float = 0.3               # a user stream alive this long counts as up
+    stream_sweep_s: float = 0.05               # period of the ccxt cache sweep while a watch waits
     submit_retries: int = 2                    # retries of a submit on network errors
 
     @property
@@ -71,7 +72,8 @@ class VenueConfig:
 
 _FIELDS = {"exchange", "exchange_id", "linear_exchange_id", "base_url", "ws_url", "api_key_env",
            "secret_env", "secrets_file", "fees", "linear_fees", "symbols", "rate_limits", "linear_rate_limits",
-           "order_transport", "timeout_ms", "poll_interval_s", "stream_settle_s", "submit_retries"}
+           "order_transport", "timeout_ms", "poll_interval_s", "stream_settle_s", "stream_sweep_s",
+           "submit_retries"}
 _SECRET_LOOKING = {"api_key", "apikey", "secret", "password", "key"}
 
 
@@ -164,6 +166,7 @@ def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
     submit_retries = _whole(name, "submit_retries", raw.get("submit_retries", 2), minimum=0)
     poll_interval_s = _seconds(name, "poll_interval_s", raw.get("poll_interval_s", 0.5), zero_ok=False)
     stream_settle_s = _seconds(name, "stream_settle_s", raw.get("stream_settle_s", 0.3), zero_ok=True)
+    stream_sweep_s = _seconds(name, "stream_sweep_s", raw.get("stream_sweep_s", 0.05), zero_ok=False)
     try:
         cfg = VenueConfig(
             name=name,
@@ -184,6 +187,7 @@ def venue_config_from_mapping(name: str, raw: Mapping[str, Any]) -> VenueConfig:
             timeout_ms=timeout_ms,
             poll_interval_s=poll_interval_s,
             stream_settle_s=stream_settle_s,
+            stream_sweep_s=stream_sweep_s,
             submit_retries=submit_retries,
         )
     except (TypeError, ValueError) as exc:
