@@ -24,6 +24,14 @@ after re-arming its watch, and every ``stream_sweep_s`` while the watch waits. A
 only what ccxt appended since the last read (the caches' own new-updates count, the one
 ``watch_*`` uses) and hands it to the same once-only delivery as the watch results.
 
+The silent reconnect: ccxt fails a pending watch when the venue closes its connection, which
+marks the stream down here. But a close handled while *no* watch is registered (the same
+between-watches window) fails nothing; ccxt just forgets that client, and the next ``watch_*``
+quietly dials a fresh connection and re-subscribes. Events the venue emitted in between
+reached no connection and are gone from the stream. So the adapter remembers which ccxt
+connection its user-data watches were last known live on, and when a watch turns up armed on
+another one it runs one REST catch-up pass (see :meth:`CcxtVenueAdapter._check_connection`).
+
 Submits carry our client order id (``newClientOrderId``). A submit retried after a network
 error, or repeated by the caller, that the venue refuses as a duplicate resolves by fetching
 the order, so submit is idempotent.
@@ -82,6 +90,11 @@ class _Market:
     trade_failures: int = 0
     # per ccxt cache: the ``info`` objects of the entries the last sweep read (see _fresh)
     sweep_marks: dict[str, list] = field(default_factory=dict)
+    # the ccxt client (one per connection) whose user-data subscription is covered: events
+    # from before it were caught up, later ones reach it (see _check_connection)
+    live_conn: Any = None
+    catch_up: asyncio.Task | None = None
+    catch_up_why: str | None = None   # a catch-up pass is due (set while one may be running)
 
 
 class CcxtVenueAdapter:
@@ -104,6 +117,8 @@ class CcxtVenueAdapter:
         self._tracker = OrderTracker(self.name, self.stats, self._log)
         # fills and updates only a cache sweep delivered: events whose stream wake-up was lost
         self.stream_gap_recoveries = 0
+        # user-data connections replaced by ccxt without a failed watch, each caught up over REST
+        self.stream_reconnects = 0
         self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
         self._fees_by_symbol: dict[str, VenueFees] = {}
         self._rules_cache: dict[str, VenueRules] = {}
@@ -179,9 +194,10 @@ class CcxtVenueAdapter:
     async def close(self) -> None:
         self._closing = True
         for market in self._markets.values():
-            for task in market.tasks:
+            tasks = market.tasks + ([market.catch_up] if market.catch_up is not None else [])
+            for task in tasks:
                 task.cancel()
-            for task in market.tasks:
+            for task in tasks:
                 try:
                     await task
                 except (asyncio.CancelledError, Exception):
@@ -629,6 +645,7 @@ class CcxtVenueAdapter:
                 return
             try:
                 sweep(kind)
+                self._check_connection(kind)
             except Exception:   # a sweep bug must not stop the stream or later sweeps
                 self._log.exception("%s: %s cache sweep failed", self.name, kind)
             handle = loop.call_later(self.config.stream_sweep_s, tick)
@@ -661,6 +678,74 @@ class CcxtVenueAdapter:
                     return True
         return False
 
+    # -- the silent reconnect (module docstring) ------------------------------------------------
+    def _armed_connection(self, kind: str) -> Any | None:
+        """The ccxt client a user-data watch (``orders`` / ``myTrades``) is registered on, once
+        its connection is open; None while a watch is being (re)armed or authenticated.
+
+        Why a registered watch, not a URL: for spot, ``watch_*`` registers its future only
+        after the ws-api ``userDataStream.subscribe`` was acknowledged, and for the listenKey
+        stream the open socket is the subscription -- so "registered and connected" means the
+        venue is sending this account's events to that connection from now on. Why the client
+        object as the connection's identity: ccxt dials a client at most once and drops it
+        from ``exchange.clients`` when its connection closes, so a reconnect is always a new
+        object (kept by reference, not ``id()``, which a collected client could hand on)."""
+        ex = self._markets[kind].exchange
+        for client in list((getattr(ex, "clients", None) or {}).values()):
+            futures = getattr(client, "futures", None) or {}
+            if not any(h in futures and not futures[h].done() for h in ("orders", "myTrades")):
+                continue
+            connected = getattr(client, "connected", None)
+            if connected is not None and connected.done() and not client.closed():
+                return client
+        return None
+
+    def _check_connection(self, kind: str) -> None:
+        """While the stream counts as up, a user-data watch armed on a connection other than
+        the one last caught up means ccxt reconnected without failing a watch (the venue
+        closed the old one between two watches): what the venue sent in between reached no
+        connection, so one REST pass over our live orders catches up (the tracker drops
+        whatever the stream also delivers). Runs right after every (re)arm and every sweep
+        period (the sweep tick) and every poll period: a watch that *returns* cannot be
+        attributed to a connection (ccxt has already dropped its future), but the next arm
+        follows at once. No connection was caught up yet (the stream came up on a returned
+        watch, not through the settle check): catch up too, quietly."""
+        market = self._markets.get(kind)
+        if market is None or not market.stream_up:
+            return   # down: the poll loop covers, and the settle check catches up on recovery
+        conn = self._armed_connection(kind)
+        if conn is None or conn is market.live_conn:
+            return
+        previous, market.live_conn = market.live_conn, conn
+        why = "stream connected"
+        if previous is not None:
+            why = "stream reconnected"
+            self.stream_reconnects += 1
+            self._log.info("%s: %s user-data stream reconnected without a failed watch (venue "
+                           "closed the connection between watches); catching up over REST",
+                           self.name, kind)
+        market.catch_up_why = why
+        if market.catch_up is None or market.catch_up.done():
+            market.catch_up = asyncio.create_task(self._catch_up(kind),
+                                                  name=f"{self.name}-{kind}-catch-up")
+
+    async def _catch_up(self, kind: str) -> None:
+        """Run the due catch-up passes (another may fall due while one runs). A failed pass
+        hands over to the stream-down path: polling until the restarted watch settles, which
+        catches up again."""
+        market = self._markets[kind]
+        while market.catch_up_why is not None and not self._closing:
+            why, market.catch_up_why = market.catch_up_why, None
+            try:
+                await self._reconcile(kind, why)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._set_stream(kind, False, f"{why}, catch-up failed: " + scrub(
+                    f"{type(exc).__name__}: {exc}", self._secrets)[:200])
+                self._restart_streams(kind)
+                return
+
     async def _order_stream(self, kind: str) -> None:
         ex = self._markets[kind].exchange
         backoff = 0.1
@@ -671,6 +756,8 @@ class CcxtVenueAdapter:
                     done, _ = await asyncio.wait({fut}, timeout=self.config.stream_settle_s)
                     if not done and self._ws_alive(kind):
                         self._set_stream(kind, True)
+                        # this pass covers the connection the watch is armed on
+                        self._markets[kind].live_conn = self._armed_connection(kind)
                         await self._reconcile(kind, "stream recovered")
                 orders = await self._await_sweeping(kind, fut, self._sweep_orders)
                 if not self._markets[kind].stream_up:
@@ -755,6 +842,11 @@ class CcxtVenueAdapter:
             market.trade_failures = 0
 
     async def _poll_loop(self, kind: str) -> None:
+        """REST stands in for the stream while it is down. While it is up, a check of the
+        connection: none open (it vanished without ccxt failing the pending watch, or closed
+        between two watches and the next is not connected yet) marks it down; an open one
+        other than the last caught up is a silent reconnect (:meth:`_check_connection`, which
+        the sweep tick runs far more often; this is the backstop)."""
         while not self._closing:
             await asyncio.sleep(self.config.poll_interval_s)
             market = self._markets[kind]
@@ -762,6 +854,7 @@ class CcxtVenueAdapter:
                 # the connection vanished without ccxt failing the pending watch: restart it
                 self._set_stream(kind, False, "user-data connection lost")
                 self._restart_streams(kind)
+            self._check_connection(kind)
             if not market.stream_up:
                 try:
                     await self._reconcile(kind, "stream down")

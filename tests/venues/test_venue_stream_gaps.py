@@ -15,66 +15,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw.domain import OrdType, Side, TimeInForce
-from fixgw.sim.server import start_venue
-from fixgw.sim.spec import VenueSpec, default_symbols
-from fixgw.venues.base import VenueFill, VenueOrderRequest, VenueOrderState, VenueOrderUpdate
-from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
-from fixgw.venues.config import Credentials, VenueConfig, VenueConfigError, venue_config_from_mapping
+from fixgw.venues.base import VenueFill, VenueOrderState, VenueOrderUpdate
+from fixgw.venues.config import VenueConfigError, venue_config_from_mapping
+from venue_harness import limit_buy, of, run, slow_rearm, venue_and_adapter, wait_for
 
-SYMBOLS = ("BTC/USDT", "BTC/USDT:USDT")
 REARM_DELAY_S = 1.0      # how long each re-armed watch waits before registering with ccxt
 DELIVERY_BOUND_S = 0.5   # the sweep must deliver well inside that window
-
-
-async def venue_and_adapter(**cfg_kwargs):
-    venue = await start_venue(VenueSpec(name="sim-g", symbols=default_symbols()))
-    cfg = VenueConfig(name="sim-g", base_url=venue.base_url, symbols=SYMBOLS,
-                      **{"poll_interval_s": 0.1, **cfg_kwargs})
-    adapter = CcxtVenueAdapter(cfg, credentials=Credentials(venue.spec.api_key, venue.spec.api_secret))
-    events: list = []
-    adapter.on_event(events.append)
-    await adapter.connect()
-    return venue, adapter, events
-
-
-async def wait_for(predicate, timeout=5.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
-
-
-def slow_rearm(exchange, delay_s: float) -> dict[str, list[float]]:
-    """Wrap the exchange's user-data watches: every call (a re-arm after the previous watch
-    returned) waits ``delay_s`` before it reaches ccxt. Returns the loop times of the calls."""
-    loop = asyncio.get_running_loop()
-    calls: dict[str, list[float]] = {"watch_orders": [], "watch_my_trades": []}
-    for name in calls:
-        real = getattr(exchange, name)
-
-        async def delayed(*args, _real=real, _name=name, **kwargs):
-            calls[_name].append(loop.time())
-            await asyncio.sleep(delay_s)
-            return await _real(*args, **kwargs)
-
-        setattr(exchange, name, delayed)
-    return calls
-
-
-def of(events, cid, kind):
-    return [e for e in events if isinstance(e, kind) and e.client_order_id == cid]
-
-
-def limit_buy(cid, symbol, qty, price):
-    return VenueOrderRequest(cid, symbol, Side.BUY, OrdType.LIMIT, D(qty), D(price), TimeInForce.GTC)
-
-
-def run(coro):
-    asyncio.run(asyncio.wait_for(coro, 60))
 
 
 async def fill_inside_the_gap(symbol: str, venue_symbol: str, kind: str) -> None:

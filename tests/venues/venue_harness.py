@@ -1,0 +1,81 @@
+"""Shared harness for the user-data stream tests: a real embedded venue, a CcxtVenueAdapter
+over unmodified ccxt, and the few levers those tests pull on the live pair (slowing the
+adapter's watch re-arms, dropping the venue's user-data connections)."""
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal as D
+
+from fixgw.domain import OrdType, Side, TimeInForce
+from fixgw.sim.server import start_venue
+from fixgw.sim.spec import VenueSpec, default_symbols
+from fixgw.venues.base import VenueOrderRequest
+from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
+from fixgw.venues.config import Credentials, VenueConfig
+
+SYMBOLS = ("BTC/USDT", "BTC/USDT:USDT")
+
+
+async def venue_and_adapter(**cfg_kwargs):
+    venue = await start_venue(VenueSpec(name="sim-g", symbols=default_symbols()))
+    cfg = VenueConfig(name="sim-g", base_url=venue.base_url, symbols=SYMBOLS,
+                      **{"poll_interval_s": 0.1, **cfg_kwargs})
+    adapter = CcxtVenueAdapter(cfg, credentials=Credentials(venue.spec.api_key, venue.spec.api_secret))
+    events: list = []
+    adapter.on_event(events.append)
+    await adapter.connect()
+    return venue, adapter, events
+
+
+async def wait_for(predicate, timeout=5.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return predicate()
+
+
+def slow_rearm(exchange, delay_s: float) -> dict[str, list[float]]:
+    """Wrap the exchange's user-data watches: every call (a re-arm after the previous watch
+    returned) waits ``delay_s`` before it reaches ccxt. Returns the loop times of the calls."""
+    loop = asyncio.get_running_loop()
+    calls: dict[str, list[float]] = {"watch_orders": [], "watch_my_trades": []}
+    for name in calls:
+        real = getattr(exchange, name)
+
+        async def delayed(*args, _real=real, _name=name, **kwargs):
+            calls[_name].append(loop.time())
+            await asyncio.sleep(delay_s)
+            return await _real(*args, **kwargs)
+
+        setattr(exchange, name, delayed)
+    return calls
+
+
+def user_connections(venue, kind: str) -> list:
+    """The venue's live user-data connections (spot: ws-api subscribers; linear: listenKey)."""
+    users = venue.server.spot_users if kind == "spot" else venue.server.futures_users
+    return [c for conns in users.values() for c in conns]
+
+
+async def drop_user_connections(venue, kind: str) -> int:
+    """Close every user-data connection of ``kind`` from the venue side, as a venue does on
+    maintenance or a listenKey rotation. Returns how many were closed."""
+    conns = user_connections(venue, kind)
+    for c in conns:
+        await c.ws.close()
+    return len(conns)
+
+
+def of(events, cid, kind):
+    return [e for e in events if isinstance(e, kind) and e.client_order_id == cid]
+
+
+def limit_buy(cid, symbol, qty, price):
+    return VenueOrderRequest(cid, symbol, Side.BUY, OrdType.LIMIT, D(qty), D(price), TimeInForce.GTC)
+
+
+def run(coro):
+    asyncio.run(asyncio.wait_for(coro, 60))
