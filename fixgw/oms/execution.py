@@ -363,7 +363,9 @@ class VenueExecution:
             order.updated_at = now
         else:
             self._apply(order, event)
-        if event is OrderEvent.FILL and not late:
+        if late:
+            self._recompute_tca_after_late_fill(order)   # the 850 of this fill's report
+        elif event is OrderEvent.FILL:
             self._compute_tca(order)
         with self.journal.transaction():
             self.journal.record_fill(JournaledFill(

@@ -270,3 +270,22 @@ class OrderLifecycle:
         except Exception:
             log.exception("TCA failed for %s", order.order_id)
 
+    def _recompute_tca_after_late_fill(self, order: ClientOrder) -> None:
+        """A fill booked after the algo parent ended changes its CumQty/AvgPx, so the 850 of
+        that fill's ExecutionReport (and of the journaled order) is computed again, before the
+        report is built. The opportunity cost of what is still unfilled is priced at the
+        market mid *now*, i.e. at the late fill, not at the end of the order (that mid is not
+        kept). The scheduler may be gone (cleanup, retention), and with it its arrival mid:
+        a known 850 is never replaced by None for want of inputs. The hook's ``shortfall``
+        (see :class:`fixgw.tca_oms.OmsTca`) leaves the saved execution trace alone; a plain
+        callable hook is called as at the end of the order."""
+        if not order.is_algo or self.tca is None:
+            return
+        compute = getattr(self.tca, "shortfall", self.tca)
+        try:
+            value = compute(order, self)
+        except Exception:
+            log.exception("TCA failed for the late fill of %s", order.order_id)
+            return
+        if value is not None:
+            order.shortfall_bps = value
