@@ -32,6 +32,12 @@ reached no connection and are gone from the stream. So the adapter remembers whi
 connection its user-data watches were last known live on, and when a watch turns up armed on
 another one it runs one REST catch-up pass (see :meth:`CcxtVenueAdapter._check_connection`).
 
+The REST pass's own race: it asks for the fills first and the order states second, so a fill
+the venue executes between the two requests is counted by the order answer but missing from
+the fills answer. An order answer reporting more filled than the fills delivered therefore
+first fetches that order's trades (by order id); if the venue's trade endpoint still lags, the
+update is held for later passes -- for at most ``fill_lag_hold_s`` (see :meth:`_fills_back`).
+
 Submits carry our client order id (``newClientOrderId``). A submit retried after a network
 error, or repeated by the caller, that the venue refuses as a duplicate resolves by fetching
 the order, so submit is idempotent.
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
@@ -57,13 +64,18 @@ from fixgw.venues.convert import order_client_id, order_update, trade_fill
 from fixgw.venues.config import Credentials, VenueConfig, load_credentials
 from fixgw.venues.errors import is_duplicate_order, scrub, venue_error
 from fixgw.venues.ratelimit import RateLimitExhausted, VenueRateLimiter
-from fixgw.venues.tracking import POLL, STREAM, AdapterStats, OrderTracker
+from fixgw.venues.tracking import POLL, STREAM, AdapterStats, OrderTracker, Tracked
 from fixgw.venues.urls import rebased_api_urls
 
 log = logging.getLogger("fixgw.venues")
 
 SPOT, LINEAR = "spot", "linear"
 ZERO = Decimal(0)
+
+# how long the REST pass holds back an order update whose fills the venue's trade endpoint
+# does not report yet (see CcxtVenueAdapter._fills_back)
+FILL_LAG_HOLD_S = 5.0
+_GAVE_UP = float("-inf")   # a held update that went out after FILL_LAG_HOLD_S
 
 # request weights of the Binance endpoints used here (spot, futures)
 _WEIGHT = {
@@ -119,6 +131,10 @@ class CcxtVenueAdapter:
         self.stream_gap_recoveries = 0
         # user-data connections replaced by ccxt without a failed watch, each caught up over REST
         self.stream_reconnects = 0
+        # REST pass: order updates held back because their fills were not reported yet, by
+        # client order id -> when first held (monotonic s); see _fills_back
+        self.fill_lag_hold_s = FILL_LAG_HOLD_S
+        self._fill_waits: dict[str, float] = {}
         self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
         self._fees_by_symbol: dict[str, VenueFees] = {}
         self._rules_cache: dict[str, VenueRules] = {}
@@ -514,10 +530,19 @@ class CcxtVenueAdapter:
         return result
 
     async def fetch_fills(self, symbol: str, since_ms: int | None = None) -> list[VenueFill]:
+        return await self._fetch_trades(symbol, since_ms, {})
+
+    async def _fetch_order_fills(self, symbol: str, venue_order_id: str) -> list[VenueFill]:
+        """The fills of one order. No ``since``: Binance spot's myTrades does not accept
+        orderId with startTime, and the order id alone bounds the answer."""
+        return await self._fetch_trades(symbol, None, {"orderId": venue_order_id})
+
+    async def _fetch_trades(self, symbol: str, since_ms: int | None, params: dict) -> list[VenueFill]:
         kind = kind_of(symbol)
         market = self._market(kind)
         try:
-            trades = await self._call(kind, "my_trades", market.exchange.fetch_my_trades, symbol, since_ms)
+            trades = await self._call(kind, "my_trades", market.exchange.fetch_my_trades, symbol,
+                                      since_ms, None, params)
         except VenueError:
             raise
         except Exception as exc:
@@ -855,9 +880,10 @@ class CcxtVenueAdapter:
                 self._set_stream(kind, False, "user-data connection lost")
                 self._restart_streams(kind)
             self._check_connection(kind)
-            if not market.stream_up:
+            if not market.stream_up or self._holding(kind):
                 try:
-                    await self._reconcile(kind, "stream down")
+                    await self._reconcile(kind, "stream down" if not market.stream_up
+                                          else "held order updates")
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -874,8 +900,10 @@ class CcxtVenueAdapter:
         ]
 
     async def _reconcile(self, kind: str, why: str) -> None:
-        """One REST pass over our live orders: fills first, then states (REST fallback)."""
+        """One REST pass over our live orders: fills first, then states (REST fallback).
+        An update whose fills are still missing is held (:meth:`_fills_back`)."""
         live = self._tracker.live(kind)
+        self._forget_fill_waits(kind, live)
         if not live:
             return
         self.stats.polls += 1
@@ -892,7 +920,63 @@ class CcxtVenueAdapter:
                 if update is None:
                     update = await self.fetch_order(t.request.client_order_id, symbol)
                 if update is not None:
-                    self._tracker.deliver_update(update, POLL, tuple)
+                    if await self._fills_back(t, update):
+                        self._tracker.deliver_update(update, POLL, tuple)
                 elif t.last is None and self._now_ms() - t.submitted_ms > 60_000:
                     # a submit that failed in transit and never reached the venue
                     self._tracker.forget_unsent(t.request.client_order_id)
+
+    async def _fills_back(self, tracked: Tracked, update: VenueOrderUpdate) -> bool:
+        """May the REST pass deliver ``update`` now? Yes once the delivered fills cover its
+        filled quantity. A fill executed between the pass's fills request and its orders
+        request is counted here but was not in the fills answer: fetch this order's trades
+        (one request, only for such orders) and deliver them first. If the venue's trade
+        endpoint still lags, hold the update for the next pass, but only for
+        ``fill_lag_hold_s``: then it goes out anyway (logged), so an order's state is never
+        hidden for good, and the consumer chases the missing fills itself."""
+        cid = update.client_order_id
+        if update.filled <= tracked.fill_qty:
+            self._fill_waits.pop(cid, None)
+            return True
+        first_held = self._fill_waits.get(cid)
+        if first_held == _GAVE_UP:
+            return True   # this order's trades never came: logged once, no more requests
+        if update.venue_order_id is not None:
+            for fill in await self._fetch_order_fills(update.symbol, update.venue_order_id):
+                self._tracker.deliver_fill(fill, POLL)
+        if update.filled <= tracked.fill_qty:
+            self._fill_waits.pop(cid, None)
+            return True
+        now = time.monotonic()
+        if first_held is None:
+            self._fill_waits[cid] = now
+            self._log.info("%s: %s reports %s filled but the venue lists trades for only %s; "
+                           "holding the update until they appear", self.name, cid,
+                           update.filled, tracked.fill_qty)
+            return False
+        if now - first_held < self.fill_lag_hold_s:
+            return False
+        self._fill_waits[cid] = _GAVE_UP
+        self._log.warning("%s: %s reports %s filled, but after %.1fs the venue lists no trade "
+                          "for more than %s; delivering its %s update without those fills",
+                          self.name, cid, update.filled, now - first_held, tracked.fill_qty,
+                          update.state.name)
+        return True
+
+    def _holding(self, kind: str) -> bool:
+        """An update is held back (and not given up on): the pass must run again even while
+        the stream is up, since the stream may never repeat that order's state."""
+        now = time.monotonic()
+        for cid, first_held in self._fill_waits.items():
+            tracked = self._tracker.get(cid)
+            if (tracked is not None and tracked.kind == kind and not tracked.done
+                    and now - first_held < self.fill_lag_hold_s):
+                return True
+        return False
+
+    def _forget_fill_waits(self, kind: str, live: list[Tracked]) -> None:
+        live_ids = {t.request.client_order_id for t in live}
+        for cid in [c for c in self._fill_waits if c not in live_ids]:
+            tracked = self._tracker.get(cid)
+            if tracked is None or tracked.kind == kind:
+                del self._fill_waits[cid]

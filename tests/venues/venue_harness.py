@@ -4,6 +4,7 @@ adapter's watch re-arms, dropping the venue's user-data connections)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from decimal import Decimal as D
 
 from fixgw.domain import OrdType, Side, TimeInForce
@@ -67,6 +68,15 @@ async def drop_user_connections(venue, kind: str) -> int:
     for c in conns:
         await c.ws.close()
     return len(conns)
+
+
+def dead_ws_url() -> str:
+    """A ws URL nothing listens on: the adapter's user-data stream stays down (REST polls)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"ws://127.0.0.1:{port}"
 
 
 def of(events, cid, kind):
