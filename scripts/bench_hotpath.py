@@ -48,18 +48,11 @@ from fixgw.app import Gateway  # noqa: E402
 from fixgw.clock import FakeClock  # noqa: E402
 from fixgw.session.config import load_config  # noqa: E402
 
-SENDER, TARGET = "TW44", "ISLD"
-
+sys.path.insert(0, str(REPO / "scripts"))
+from bench_session import encode  # noqa: E402  (one framing of the TW44 -> ISLD orders)
 
 def fix_text(now: float) -> str:
     return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
-
-
-def encode(msg_type: str, seq: int, body: str, sending_time: str) -> bytes:
-    payload = (f"35={msg_type}\x0134={seq}\x0149={SENDER}\x0152={sending_time}\x01"
-               f"56={TARGET}\x01{body}").encode()
-    head = f"8=FIX.4.4\x019={len(payload)}\x01".encode()
-    return head + payload + f"10={sum(head + payload) % 256:03d}\x01".encode()
 
 
 def orders(first_seq: int, count: int, start: float) -> list[bytes]:

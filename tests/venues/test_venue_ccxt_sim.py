@@ -10,12 +10,13 @@ import pytest
 
 from fixgw.domain import OrdType, Side, TimeInForce
 from fixgw.sim.server import start_venue
-from fixgw.sim.spec import RateLimitSpec, VenueSpec, default_symbols
+from fixgw.sim.spec import RateLimitSpec
 from fixgw.venues.base import (VenueError, VenueErrorKind, VenueFill, VenueOrderRequest,
                                VenueOrderState, VenueOrderUpdate)
 from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
 from fixgw.venues.config import Credentials, VenueConfig
 from fixgw.venues.ratelimit import RateLimits
+from venue_harness import venue_and_adapter as harness_venue_and_adapter, wait_for
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "BTC/USDT:USDT")
 
@@ -29,24 +30,8 @@ def dead_port() -> int:
 
 
 async def venue_and_adapter(spec_kwargs=None, **cfg_kwargs):
-    venue = await start_venue(VenueSpec(name="sim-a", symbols=default_symbols(), **(spec_kwargs or {})))
-    cfg = VenueConfig(name="sim-a", base_url=venue.base_url, symbols=SYMBOLS,
-                      **{"poll_interval_s": 0.1, **cfg_kwargs})
-    adapter = CcxtVenueAdapter(cfg, credentials=Credentials(venue.spec.api_key, venue.spec.api_secret))
-    events: list = []
-    adapter.on_event(events.append)
-    await adapter.connect()
-    return venue, adapter, events
-
-
-async def wait_for(predicate, timeout=5.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return predicate()
+    return await harness_venue_and_adapter(spec_kwargs, name="sim-a", symbols=SYMBOLS,
+                                           **cfg_kwargs)
 
 
 async def wait_stream_up(adapter, kind="spot"):

@@ -17,9 +17,10 @@ from fixgw.venues.config import Credentials, VenueConfig
 SYMBOLS = ("BTC/USDT", "BTC/USDT:USDT")
 
 
-async def venue_and_adapter(**cfg_kwargs):
-    venue = await start_venue(VenueSpec(name="sim-g", symbols=default_symbols()))
-    cfg = VenueConfig(name="sim-g", base_url=venue.base_url, symbols=SYMBOLS,
+async def venue_and_adapter(spec_kwargs=None, *, name="sim-g", symbols=SYMBOLS, **cfg_kwargs):
+    """A simulated venue and a connected adapter on it; ``events`` collects what it delivers."""
+    venue = await start_venue(VenueSpec(name=name, symbols=default_symbols(), **(spec_kwargs or {})))
+    cfg = VenueConfig(name=name, base_url=venue.base_url, symbols=symbols,
                       **{"poll_interval_s": 0.1, **cfg_kwargs})
     adapter = CcxtVenueAdapter(cfg, credentials=Credentials(venue.spec.api_key, venue.spec.api_secret))
     events: list = []
