@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import AsyncIterator, Callable, Protocol
+from typing import Callable, Protocol
 
 from fixgw.domain import OrdType, Side, TimeInForce
 
