@@ -7,36 +7,13 @@ symbol, because for the OMS and the router both are the same venue (one LastMkt,
 credentials); the two differ only in fees, limits and user-data transport (spot: ws-api
 ``userDataStream.subscribe``; futures: listenKey), which ccxt handles.
 
-Order events: the user-data stream (``watch_orders`` for order states, ``watch_my_trades``
-for fills) feeds :meth:`on_event` consumers. While a stream is down, a poll loop
-(``fetch_open_orders`` / ``fetch_order`` / ``fetch_my_trades``) stands in for it, and one more
-poll runs when it comes back to cover the gap. Fills are deduplicated by trade id and order
-updates by (state, filled), so a consumer sees each fill once whichever path delivered it;
-the fills of an order are always delivered before the update that reports them filled.
-
-The stream's wake-up gap: ccxt wakes a pending watch only if its future is registered when a
-message is handled (``Client.resolve`` drops the wake-up otherwise). A message handled between
-one watch returning and the next one registering -- at least one loop iteration, more under
-CPU load or while ``watch_*`` awaits authentication -- is parsed into ccxt's caches
-(``orders``, ``myTrades``) but wakes nobody until the next message of that stream, which for
-a filled last child may never come. So each stream loop also *sweeps* its cache: once right
-after re-arming its watch, and every ``stream_sweep_s`` while the watch waits. A sweep reads
-only what ccxt appended since the last read (the caches' own new-updates count, the one
-``watch_*`` uses) and hands it to the same once-only delivery as the watch results.
-
-The silent reconnect: ccxt fails a pending watch when the venue closes its connection, which
-marks the stream down here. But a close handled while *no* watch is registered (the same
-between-watches window) fails nothing; ccxt just forgets that client, and the next ``watch_*``
-quietly dials a fresh connection and re-subscribes. Events the venue emitted in between
-reached no connection and are gone from the stream. So the adapter remembers which ccxt
-connection its user-data watches were last known live on, and when a watch turns up armed on
-another one it runs one REST catch-up pass (see :meth:`CcxtVenueAdapter._check_connection`).
-
-The REST pass's own race: it asks for the fills first and the order states second, so a fill
-the venue executes between the two requests is counted by the order answer but missing from
-the fills answer. An order answer reporting more filled than the fills delivered therefore
-first fetches that order's trades (by order id); if the venue's trade endpoint still lags, the
-update is held for later passes -- for at most ``fill_lag_hold_s`` (see :meth:`_fills_back`).
+Order events reach :meth:`on_event` consumers from the user-data stream
+(:mod:`fixgw.venues.ccxt_stream`: the watch loops, their cache sweeps, the silent-reconnect
+check and the poll loop standing in while the stream is down) and from the REST pass
+(:mod:`fixgw.venues.ccxt_reconcile`). Fills are deduplicated by trade id and order updates by
+(state, filled), so a consumer sees each fill once whichever path delivered it; the fills of an
+order are always delivered before the update that reports them filled. This module is the
+order-entry surface that wires those two together.
 
 Submits carry our client order id (``newClientOrderId``). A submit retried after a network
 error, or repeated by the caller, that the venue refuses as a duplicate resolves by fetching
@@ -46,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -60,22 +35,19 @@ from fixgw.marketdata.decimals import to_decimal, to_decimal_or_none
 from fixgw.routing.sor import VenueRules
 from fixgw.venues.base import (VenueError, VenueErrorKind, VenueEvent, VenueFees, VenueFill,
                                VenueOrderRequest, VenueOrderUpdate)
+from fixgw.venues.ccxt_market import LINEAR, SPOT, CcxtMarket, kind_of
+from fixgw.venues.ccxt_reconcile import RestReconciler
+from fixgw.venues.ccxt_stream import UserDataStream
 from fixgw.venues.convert import order_client_id, order_update, trade_fill
 from fixgw.venues.config import Credentials, VenueConfig, load_credentials
 from fixgw.venues.errors import is_duplicate_order, scrub, venue_error
 from fixgw.venues.ratelimit import RateLimitExhausted, VenueRateLimiter
-from fixgw.venues.tracking import POLL, STREAM, AdapterStats, OrderTracker, Tracked
+from fixgw.venues.tracking import STREAM, AdapterStats, OrderTracker
 from fixgw.venues.urls import rebased_api_urls
 
 log = logging.getLogger("fixgw.venues")
 
-SPOT, LINEAR = "spot", "linear"
 ZERO = Decimal(0)
-
-# how long the REST pass holds back an order update whose fills the venue's trade endpoint
-# does not report yet (see CcxtVenueAdapter._fills_back)
-FILL_LAG_HOLD_S = 5.0
-_GAVE_UP = float("-inf")   # a held update that went out after FILL_LAG_HOLD_S
 
 # request weights of the Binance endpoints used here (spot, futures)
 _WEIGHT = {
@@ -85,28 +57,6 @@ _WEIGHT = {
 
 _TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
         TimeInForce.DAY: "GTC", TimeInForce.GTD: "GTC"}  # Day/GTD expiry is the OMS's job
-
-
-def kind_of(symbol: str) -> str:
-    return LINEAR if ":" in symbol else SPOT
-
-
-@dataclass
-class _Market:
-    exchange: Any
-    limiter: VenueRateLimiter
-    stream_up: bool | None = None   # None until the first connect attempt settles
-    tasks: list[asyncio.Task] = field(default_factory=list)
-    # failed watch_my_trades attempts since the trade stream last worked (0: not in an outage);
-    # kept here, not in the loop, so an outage outlives a restart of the stream tasks
-    trade_failures: int = 0
-    # per ccxt cache: the ``info`` objects of the entries the last sweep read (see _fresh)
-    sweep_marks: dict[str, list] = field(default_factory=dict)
-    # the ccxt client (one per connection) whose user-data subscription is covered: events
-    # from before it were caught up, later ones reach it (see _check_connection)
-    live_conn: Any = None
-    catch_up: asyncio.Task | None = None
-    catch_up_why: str | None = None   # a catch-up pass is due (set while one may be running)
 
 
 class CcxtVenueAdapter:
@@ -122,23 +72,36 @@ class CcxtVenueAdapter:
         self._secrets = ((self._credentials.api_key, self._credentials.secret)
                          if self._credentials else ())
         self._log = logger or log
-        self._markets: dict[str, _Market] = {}
+        self._markets: dict[str, CcxtMarket] = {}
         self._closing = False
         self._connected = False
         self.stats = AdapterStats()
         self._tracker = OrderTracker(self.name, self.stats, self._log)
-        # fills and updates only a cache sweep delivered: events whose stream wake-up was lost
-        self.stream_gap_recoveries = 0
-        # user-data connections replaced by ccxt without a failed watch, each caught up over REST
-        self.stream_reconnects = 0
-        # REST pass: order updates held back because their fills were not reported yet, by
-        # client order id -> when first held (monotonic s); see _fills_back
-        self.fill_lag_hold_s = FILL_LAG_HOLD_S
-        self._fill_waits: dict[str, float] = {}
+        self._reconciler = RestReconciler(self)
+        self._stream = UserDataStream(self, self._reconciler)
         self.fees: VenueFees = config.fees or VenueFees(Decimal("0.001"), Decimal("0.001"))
         self._fees_by_symbol: dict[str, VenueFees] = {}
         self._rules_cache: dict[str, VenueRules] = {}
         self._tick_cache: dict[str, Decimal | None] = {}
+
+    @property
+    def stream_gap_recoveries(self) -> int:
+        """Fills and updates only a cache sweep delivered: events whose stream wake-up was lost."""
+        return self._stream.stream_gap_recoveries
+
+    @property
+    def stream_reconnects(self) -> int:
+        """User-data connections ccxt replaced without a failed watch, each caught up over REST."""
+        return self._stream.stream_reconnects
+
+    @property
+    def fill_lag_hold_s(self) -> float:
+        """How long the REST pass holds an update whose fills the venue does not list yet."""
+        return self._reconciler.fill_lag_hold_s
+
+    @fill_lag_hold_s.setter
+    def fill_lag_hold_s(self, seconds: float) -> None:
+        self._reconciler.fill_lag_hold_s = seconds
 
     # -- lifecycle -----------------------------------------------------------------------
     def _kinds(self) -> list[str]:
@@ -186,7 +149,7 @@ class CcxtVenueAdapter:
         for kind in self._kinds():
             limits = self.config.rate_limits if kind == SPOT else self.config.linear_rate_limits
             # venue limits are per real second, whatever the (possibly scaled) market clock
-            market = _Market(self._build_exchange(kind), VenueRateLimiter(limits, LiveClock()))
+            market = CcxtMarket(self._build_exchange(kind), VenueRateLimiter(limits, LiveClock()))
             self._markets[kind] = market
             try:
                 await self._call(kind, "markets", market.exchange.load_markets)
@@ -200,12 +163,8 @@ class CcxtVenueAdapter:
         if self._credentials:
             await self._fetch_fees()
         if self._credentials:
-            for kind, market in self._markets.items():
-                market.tasks = [
-                    asyncio.create_task(self._order_stream(kind), name=f"{self.name}-{kind}-orders"),
-                    asyncio.create_task(self._trade_stream(kind), name=f"{self.name}-{kind}-trades"),
-                    asyncio.create_task(self._poll_loop(kind), name=f"{self.name}-{kind}-poll"),
-                ]
+            for kind in self._markets:
+                self._stream.start(kind)
 
     async def close(self) -> None:
         self._closing = True
@@ -329,7 +288,7 @@ class CcxtVenueAdapter:
             self.fees = fees
 
     # -- calls through the limiter ---------------------------------------------------------
-    def _market(self, kind: str) -> _Market:
+    def _market(self, kind: str) -> CcxtMarket:
         market = self._markets.get(kind)
         if market is None:
             if not self._connected:
@@ -590,393 +549,3 @@ class CcxtVenueAdapter:
         if venue_order_id is None:
             return [self._fill(kind, t) for t in list(cache)]
         return [self._fill(kind, t) for t in list(cache) if str(t.get("order")) == venue_order_id]
-
-    def _deliver_stream_order(self, kind: str, order: dict) -> None:
-        update = self._order_update(kind, order)
-        self._tracker.deliver_update(update, STREAM,
-                                     lambda: self._cached_fills(kind, update.venue_order_id))
-
-    # -- the stream's wake-up gap (module docstring) --------------------------------------------
-    def _fresh(self, kind: str, name: str) -> list[dict]:
-        """The entries of ccxt's ``name`` cache appended (or, orders, updated and moved to the
-        end) since the last read by a sweep or a watch: ccxt's newUpdates count, read with
-        the cache's own ``getLimit`` like ``watch_*`` does. ccxt resets that count lazily (on
-        the next append), so an unchanged count re-reads the same entries: those are skipped
-        by identity of their ``info`` (ccxt stores each message's own dict there)."""
-        market = self._markets[kind]
-        cache = getattr(market.exchange, name, None)
-        if not cache:
-            return []
-        get_limit = getattr(cache, "getLimit", None)
-        if get_limit is None:
-            entries = list(cache)
-        else:
-            count = get_limit(None, None)
-            if not count:
-                return []
-            entries = cache[-count:]
-        mark = [e.get("info") for e in entries]
-        seen = market.sweep_marks.get(name)
-        if seen is not None and len(seen) == len(mark) and all(a is b for a, b in zip(seen, mark)):
-            return []
-        market.sweep_marks[name] = mark
-        return entries
-
-    def _mark_read(self, kind: str, name: str, entries: list[dict]) -> None:
-        """What a watch returned (and was just delivered, in the same step) is what the next
-        sweep would re-read if nothing was appended since: spare it the second conversion."""
-        self._markets[kind].sweep_marks[name] = [e.get("info") for e in entries]
-
-    def _sweep_orders(self, kind: str) -> None:
-        for order in self._fresh(kind, "orders"):
-            update = self._order_update(kind, order)
-            if self._tracker.get(update.client_order_id) is None:
-                continue   # not one of ours (another client of the same account)
-            before = self._stream_events()
-            self._tracker.deliver_update(update, STREAM,
-                                         lambda: self._cached_fills(kind, update.venue_order_id))
-            self._gap_recovered(kind, before, update.client_order_id)
-
-    def _sweep_trades(self, kind: str) -> None:
-        for trade in self._fresh(kind, "myTrades"):
-            fill = self._fill(kind, trade)
-            before = self._stream_events()
-            self._tracker.deliver_fill(fill, STREAM)
-            self._gap_recovered(kind, before, fill.client_order_id)
-
-    def _stream_events(self) -> int:
-        return self.stats.fills_from_stream + self.stats.updates_from_stream
-
-    def _gap_recovered(self, kind: str, before: int, client_order_id: str) -> None:
-        recovered = self._stream_events() - before
-        if recovered:
-            self.stream_gap_recoveries += recovered
-            self._log.debug("%s: %d %s event(s) of %s delivered from ccxt's cache "
-                            "(stream wake-up lost)", self.name, recovered, kind, client_order_id)
-
-    async def _await_sweeping(self, kind: str, watch: asyncio.Future,
-                              sweep: Callable[[str], None]) -> Any:
-        """The result of the pending ``watch``, sweeping ccxt's cache meanwhile: first as soon
-        as the watch has had its first step to register its future (what was handled before
-        that woke nobody), then every ``stream_sweep_s`` (it may await before it registers,
-        e.g. authentication). The sweeps run as loop callbacks, so the loop still awaits the
-        watch itself and resumes as soon as it returns (no extra loop iterations before the
-        next re-arm, which would widen the very gap this covers)."""
-        loop = asyncio.get_running_loop()
-
-        def tick() -> None:
-            nonlocal handle
-            if watch.done():
-                return
-            try:
-                sweep(kind)
-                self._check_connection(kind)
-            except Exception:   # a sweep bug must not stop the stream or later sweeps
-                self._log.exception("%s: %s cache sweep failed", self.name, kind)
-            handle = loop.call_later(self.config.stream_sweep_s, tick)
-
-        handle = loop.call_soon(tick)   # runs after the watch task's first step
-        try:
-            return await watch
-        finally:
-            handle.cancel()
-
-    # -- stream and polling loops ---------------------------------------------------------------
-    def _set_stream(self, kind: str, up: bool, why: str = "") -> None:
-        market = self._markets.get(kind)
-        if market is None or market.stream_up == up:
-            return
-        market.stream_up = up
-        if up:
-            self._log.info("%s: %s user-data stream up; stream delivers order events", self.name, kind)
-        else:
-            self.stats.stream_downs += 1
-            self._log.warning("%s: %s user-data stream down (%s); polling REST every %.2fs",
-                              self.name, kind, why, self.config.poll_interval_s)
-
-    def _ws_alive(self, kind: str) -> bool:
-        ex = self._markets[kind].exchange
-        for client in list(getattr(ex, "clients", {}).values()):
-            conn = getattr(client, "connection", None)
-            if conn is not None and not client.closed() and client.connected.done():
-                if "ws-api" in client.url or "listenKey" in client.url or "private" in client.url:
-                    return True
-        return False
-
-    # -- the silent reconnect (module docstring) ------------------------------------------------
-    def _armed_connection(self, kind: str) -> Any | None:
-        """The ccxt client a user-data watch (``orders`` / ``myTrades``) is registered on, once
-        its connection is open; None while a watch is being (re)armed or authenticated.
-
-        Why a registered watch, not a URL: for spot, ``watch_*`` registers its future only
-        after the ws-api ``userDataStream.subscribe`` was acknowledged, and for the listenKey
-        stream the open socket is the subscription -- so "registered and connected" means the
-        venue is sending this account's events to that connection from now on. Why the client
-        object as the connection's identity: ccxt dials a client at most once and drops it
-        from ``exchange.clients`` when its connection closes, so a reconnect is always a new
-        object (kept by reference, not ``id()``, which a collected client could hand on)."""
-        ex = self._markets[kind].exchange
-        for client in list((getattr(ex, "clients", None) or {}).values()):
-            futures = getattr(client, "futures", None) or {}
-            if not any(h in futures and not futures[h].done() for h in ("orders", "myTrades")):
-                continue
-            connected = getattr(client, "connected", None)
-            if connected is not None and connected.done() and not client.closed():
-                return client
-        return None
-
-    def _check_connection(self, kind: str) -> None:
-        """While the stream counts as up, a user-data watch armed on a connection other than
-        the one last caught up means ccxt reconnected without failing a watch (the venue
-        closed the old one between two watches): what the venue sent in between reached no
-        connection, so one REST pass over our live orders catches up (the tracker drops
-        whatever the stream also delivers). Runs right after every (re)arm and every sweep
-        period (the sweep tick) and every poll period: a watch that *returns* cannot be
-        attributed to a connection (ccxt has already dropped its future), but the next arm
-        follows at once. No connection was caught up yet (the stream came up on a returned
-        watch, not through the settle check): catch up too, quietly."""
-        market = self._markets.get(kind)
-        if market is None or not market.stream_up:
-            return   # down: the poll loop covers, and the settle check catches up on recovery
-        conn = self._armed_connection(kind)
-        if conn is None or conn is market.live_conn:
-            return
-        previous, market.live_conn = market.live_conn, conn
-        why = "stream connected"
-        if previous is not None:
-            why = "stream reconnected"
-            self.stream_reconnects += 1
-            self._log.info("%s: %s user-data stream reconnected without a failed watch (venue "
-                           "closed the connection between watches); catching up over REST",
-                           self.name, kind)
-        market.catch_up_why = why
-        if market.catch_up is None or market.catch_up.done():
-            market.catch_up = asyncio.create_task(self._catch_up(kind),
-                                                  name=f"{self.name}-{kind}-catch-up")
-
-    async def _catch_up(self, kind: str) -> None:
-        """Run the due catch-up passes (another may fall due while one runs). A failed pass
-        hands over to the stream-down path: polling until the restarted watch settles, which
-        catches up again."""
-        market = self._markets[kind]
-        while market.catch_up_why is not None and not self._closing:
-            why, market.catch_up_why = market.catch_up_why, None
-            try:
-                await self._reconcile(kind, why)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._set_stream(kind, False, f"{why}, catch-up failed: " + scrub(
-                    f"{type(exc).__name__}: {exc}", self._secrets)[:200])
-                self._restart_streams(kind)
-                return
-
-    async def _order_stream(self, kind: str) -> None:
-        ex = self._markets[kind].exchange
-        backoff = 0.1
-        while not self._closing:
-            fut = asyncio.ensure_future(ex.watch_orders())
-            try:
-                if not self._markets[kind].stream_up:
-                    done, _ = await asyncio.wait({fut}, timeout=self.config.stream_settle_s)
-                    if not done and self._ws_alive(kind):
-                        self._set_stream(kind, True)
-                        # this pass covers the connection the watch is armed on
-                        self._markets[kind].live_conn = self._armed_connection(kind)
-                        await self._reconcile(kind, "stream recovered")
-                orders = await self._await_sweeping(kind, fut, self._sweep_orders)
-                if not self._markets[kind].stream_up:
-                    self._set_stream(kind, True)
-                for order in orders:
-                    self._deliver_stream_order(kind, order)
-                self._mark_read(kind, "orders", orders)
-                backoff = 0.1
-            except asyncio.CancelledError:
-                fut.cancel()
-                raise
-            except Exception as exc:
-                fut.cancel()
-                if self._closing:
-                    return
-                self._set_stream(kind, False, scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:200])
-                self._forget_listen_key(kind)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    def _forget_listen_key(self, kind: str) -> None:
-        """Make ccxt fetch a fresh listenKey on the next watch: after a venue restart (or an
-        expired key) the cached one would be refused forever."""
-        if kind != LINEAR:
-            return
-        for bucket in self._markets[kind].exchange.options.values():
-            if isinstance(bucket, dict) and "lastAuthenticatedTime" in bucket:
-                bucket["lastAuthenticatedTime"] = 0
-
-    async def _trade_stream(self, kind: str) -> None:
-        """Fills from ``watch_my_trades``. A failure is retried with backoff (0.1 s doubling to
-        5 s); the first failure of an outage is logged at WARNING (venue, error class, the
-        scrubbed message) and the end of the outage at INFO, so an outage is visible in the
-        log without one line per retry."""
-        market = self._markets[kind]
-        ex = market.exchange
-        backoff = 0.1
-        while not self._closing:
-            if not market.stream_up:
-                # the orders loop owns (re)connecting; a second concurrent subscriber makes
-                # ccxt leave an unawaited future behind on every failed attempt
-                await asyncio.sleep(0.05)
-                continue
-            fut = asyncio.ensure_future(ex.watch_my_trades())
-            try:
-                if market.trade_failures:
-                    # a watch only returns on the next fill: one that stays pending on a live
-                    # connection for the settle time is a working subscription
-                    done, _ = await asyncio.wait({fut}, timeout=self.config.stream_settle_s)
-                    if not done and self._ws_alive(kind):
-                        self._trade_stream_recovered(kind)
-                trades = await self._await_sweeping(kind, fut, self._sweep_trades)
-                self._trade_stream_recovered(kind)
-                for trade in trades:
-                    self._tracker.deliver_fill(self._fill(kind, trade), STREAM)
-                self._mark_read(kind, "myTrades", trades)
-                backoff = 0.1
-            except asyncio.CancelledError:
-                fut.cancel()
-                raise
-            except Exception as exc:
-                fut.cancel()
-                if self._closing:
-                    return
-                self._trade_stream_failed(kind, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    def _trade_stream_failed(self, kind: str, exc: Exception) -> None:
-        market = self._markets[kind]
-        if market.trade_failures == 0:
-            self._log.warning("%s: %s trade stream failed (%s: %s); retrying with backoff",
-                              self.name, kind, type(exc).__name__,
-                              scrub(str(exc), self._secrets)[:200])
-        market.trade_failures += 1
-
-    def _trade_stream_recovered(self, kind: str) -> None:
-        market = self._markets[kind]
-        if market.trade_failures:
-            self._log.info("%s: %s trade stream recovered after %d failed attempt(s)",
-                           self.name, kind, market.trade_failures)
-            market.trade_failures = 0
-
-    async def _poll_loop(self, kind: str) -> None:
-        """REST stands in for the stream while it is down. While it is up, a check of the
-        connection: none open (it vanished without ccxt failing the pending watch, or closed
-        between two watches and the next is not connected yet) marks it down; an open one
-        other than the last caught up is a silent reconnect (:meth:`_check_connection`, which
-        the sweep tick runs far more often; this is the backstop)."""
-        while not self._closing:
-            await asyncio.sleep(self.config.poll_interval_s)
-            market = self._markets[kind]
-            if market.stream_up and not self._ws_alive(kind):
-                # the connection vanished without ccxt failing the pending watch: restart it
-                self._set_stream(kind, False, "user-data connection lost")
-                self._restart_streams(kind)
-            self._check_connection(kind)
-            if not market.stream_up or self._holding(kind):
-                try:
-                    await self._reconcile(kind, "stream down" if not market.stream_up
-                                          else "held order updates")
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    self._log.warning("%s: poll failed: %s", self.name,
-                                      scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:300])
-
-    def _restart_streams(self, kind: str) -> None:
-        market = self._markets[kind]
-        for task in market.tasks[:2]:
-            task.cancel()
-        market.tasks[:2] = [
-            asyncio.create_task(self._order_stream(kind), name=f"{self.name}-{kind}-orders"),
-            asyncio.create_task(self._trade_stream(kind), name=f"{self.name}-{kind}-trades"),
-        ]
-
-    async def _reconcile(self, kind: str, why: str) -> None:
-        """One REST pass over our live orders: fills first, then states (REST fallback).
-        An update whose fills are still missing is held (:meth:`_fills_back`)."""
-        live = self._tracker.live(kind)
-        self._forget_fill_waits(kind, live)
-        if not live:
-            return
-        self.stats.polls += 1
-        by_symbol: dict[str, list] = {}
-        for t in live:
-            by_symbol.setdefault(t.request.symbol, []).append(t)
-        for symbol, tracked in by_symbol.items():
-            since = min(t.submitted_ms for t in tracked) - 60_000
-            for fill in await self.fetch_fills(symbol, since):
-                self._tracker.deliver_fill(fill, POLL)
-            open_ids = {u.client_order_id: u for u in await self.fetch_open_orders(symbol)}
-            for t in tracked:
-                update = open_ids.get(t.request.client_order_id)
-                if update is None:
-                    update = await self.fetch_order(t.request.client_order_id, symbol)
-                if update is not None:
-                    if await self._fills_back(t, update):
-                        self._tracker.deliver_update(update, POLL, tuple)
-                elif t.last is None and self._now_ms() - t.submitted_ms > 60_000:
-                    # a submit that failed in transit and never reached the venue
-                    self._tracker.forget_unsent(t.request.client_order_id)
-
-    async def _fills_back(self, tracked: Tracked, update: VenueOrderUpdate) -> bool:
-        """May the REST pass deliver ``update`` now? Yes once the delivered fills cover its
-        filled quantity. A fill executed between the pass's fills request and its orders
-        request is counted here but was not in the fills answer: fetch this order's trades
-        (one request, only for such orders) and deliver them first. If the venue's trade
-        endpoint still lags, hold the update for the next pass, but only for
-        ``fill_lag_hold_s``: then it goes out anyway (logged), so an order's state is never
-        hidden for good, and the consumer chases the missing fills itself."""
-        cid = update.client_order_id
-        if update.filled <= tracked.fill_qty:
-            self._fill_waits.pop(cid, None)
-            return True
-        first_held = self._fill_waits.get(cid)
-        if first_held == _GAVE_UP:
-            return True   # this order's trades never came: logged once, no more requests
-        if update.venue_order_id is not None:
-            for fill in await self._fetch_order_fills(update.symbol, update.venue_order_id):
-                self._tracker.deliver_fill(fill, POLL)
-        if update.filled <= tracked.fill_qty:
-            self._fill_waits.pop(cid, None)
-            return True
-        now = time.monotonic()
-        if first_held is None:
-            self._fill_waits[cid] = now
-            self._log.info("%s: %s reports %s filled but the venue lists trades for only %s; "
-                           "holding the update until they appear", self.name, cid,
-                           update.filled, tracked.fill_qty)
-            return False
-        if now - first_held < self.fill_lag_hold_s:
-            return False
-        self._fill_waits[cid] = _GAVE_UP
-        self._log.warning("%s: %s reports %s filled, but after %.1fs the venue lists no trade "
-                          "for more than %s; delivering its %s update without those fills",
-                          self.name, cid, update.filled, now - first_held, tracked.fill_qty,
-                          update.state.name)
-        return True
-
-    def _holding(self, kind: str) -> bool:
-        """An update is held back (and not given up on): the pass must run again even while
-        the stream is up, since the stream may never repeat that order's state."""
-        now = time.monotonic()
-        for cid, first_held in self._fill_waits.items():
-            tracked = self._tracker.get(cid)
-            if (tracked is not None and tracked.kind == kind and not tracked.done
-                    and now - first_held < self.fill_lag_hold_s):
-                return True
-        return False
-
-    def _forget_fill_waits(self, kind: str, live: list[Tracked]) -> None:
-        live_ids = {t.request.client_order_id for t in live}
-        for cid in [c for c in self._fill_waits if c not in live_ids]:
-            tracked = self._tracker.get(cid)
-            if tracked is None or tracked.kind == kind:
-                del self._fill_waits[cid]

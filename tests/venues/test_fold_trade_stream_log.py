@@ -12,7 +12,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from fixgw.venues.ccxt_adapter import CcxtVenueAdapter, _Market
+from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
+from fixgw.venues.ccxt_market import CcxtMarket
 from fixgw.venues.config import Credentials, VenueConfig
 
 from test_venue_ccxt_sim import fills_of, req, run, venue_and_adapter, wait_for, wait_stream_up
@@ -104,7 +105,7 @@ def _adapter(script):
                                            symbols=("BTC/USDT",)),
                                credentials=Credentials("key-id", SECRET))
     ex = ScriptedExchange(adapter, script)
-    adapter._markets["spot"] = _Market(exchange=ex, limiter=None, stream_up=True)
+    adapter._markets["spot"] = CcxtMarket(exchange=ex, limiter=None, stream_up=True)
     return adapter
 
 
@@ -112,7 +113,7 @@ def test_an_outage_of_many_failures_is_one_warning_and_the_backoff_is_unchanged(
     caplog.set_level(logging.INFO, logger="fixgw.venues")
     fail = ConnectionResetError
     adapter = _adapter([fail] * 8 + [[], fail, fail, []])
-    asyncio.run(adapter._trade_stream("spot"))
+    asyncio.run(adapter._stream.trade_stream("spot"))
     # (the script's end closes the adapter: that last failure is neither logged nor retried)
     assert sleeps == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 0.1, 0.2]
     records = _trade_records(caplog, "scripted")
