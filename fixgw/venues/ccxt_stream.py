@@ -70,10 +70,13 @@ class UserDataStream:
             asyncio.create_task(self.trade_stream(kind), name=f"{self._name}-{kind}-trades"),
         ]
 
-    def _deliver_stream_order(self, kind: str, order: dict) -> None:
+    def _deliver_stream_order(self, kind: str, order: dict) -> str:
+        """Deliver one order state from the stream (the tracker ignores orders not ours);
+        returns its client order id."""
         update = self._adapter._order_update(kind, order)
         self._tracker.deliver_update(update, STREAM,
                                      lambda: self._adapter._cached_fills(kind, update.venue_order_id))
+        return update.client_order_id
 
     # -- the stream's wake-up gap (module docstring) --------------------------------------------
     def _fresh(self, kind: str, name: str) -> list[dict]:
@@ -108,13 +111,9 @@ class UserDataStream:
 
     def _sweep_orders(self, kind: str) -> None:
         for order in self._fresh(kind, "orders"):
-            update = self._adapter._order_update(kind, order)
-            if self._tracker.get(update.client_order_id) is None:
-                continue   # not one of ours (another client of the same account)
             before = self._stream_events()
-            self._tracker.deliver_update(update, STREAM,
-                                         lambda: self._adapter._cached_fills(kind, update.venue_order_id))
-            self._gap_recovered(kind, before, update.client_order_id)
+            client_order_id = self._deliver_stream_order(kind, order)
+            self._gap_recovered(kind, before, client_order_id)
 
     def _sweep_trades(self, kind: str) -> None:
         for trade in self._fresh(kind, "myTrades"):
