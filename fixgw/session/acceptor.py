@@ -34,6 +34,12 @@ class ConnState(enum.Enum):
     CLOSED = "closed"
 
 
+# The states under plain module names for the per-message checks: on Python 3.11 every
+# ``ConnState.X`` goes through the Enum metaclass's ``__getattr__`` hook (~850 instructions,
+# several per message).
+_AWAITING_LOGON, _BOUND, _CLOSED = ConnState.AWAITING_LOGON, ConnState.BOUND, ConnState.CLOSED
+
+
 CONN_TRANSITIONS: dict[tuple[ConnState, str], ConnState] = {
     (ConnState.AWAITING_LOGON, "bind"): ConnState.BOUND,
     (ConnState.AWAITING_LOGON, "close"): ConnState.CLOSED,
@@ -79,7 +85,7 @@ class ConnectionCore:
         self.acceptor = acceptor
         self.peer = peer
         limits = acceptor.limits
-        self.state = ConnState.AWAITING_LOGON
+        self.state = _AWAITING_LOGON
         self.session: SessionCore | None = None
         self._framer = Framer(limits.max_message_bytes)
         self._logon_deadline = now + limits.logon_timeout_s
@@ -94,7 +100,7 @@ class ConnectionCore:
         nxt = CONN_TRANSITIONS.get((self.state, event))
         if nxt is None:
             raise RuntimeError(f"connection {self.peer}: {event} in state {self.state.value}")
-        if self.state is ConnState.AWAITING_LOGON and nxt is not ConnState.AWAITING_LOGON:
+        if self.state is _AWAITING_LOGON and nxt is not _AWAITING_LOGON:
             self.acceptor.unauthenticated -= 1
         self.state = nxt
 
@@ -104,7 +110,7 @@ class ConnectionCore:
 
         Messages beyond the session's rate budget wait in a backlog (at most one read chunk,
         since reading pauses meanwhile); call again with ``b""`` when the pause is over."""
-        if self.state is ConnState.CLOSED or self._close:
+        if self.state is _CLOSED or self._close:
             return 0.0
         try:
             frames = self._framer.feed_framed(data) if data else []
@@ -121,9 +127,9 @@ class ConnectionCore:
         self._tokens_at = now
         done = 0
         for raw, checksum_at in frames:
-            if self._close or self.state is ConnState.CLOSED:
+            if self._close or self.state is _CLOSED:
                 break
-            if self.state is ConnState.AWAITING_LOGON:
+            if self.state is _AWAITING_LOGON:
                 self._first_message(raw, now)
             else:
                 if tokens < 1.0:
@@ -199,16 +205,16 @@ class ConnectionCore:
 
     # ---------------------------------------------------------------- timers and output
     def next_deadline(self) -> float | None:
-        if self._close or self.state is ConnState.CLOSED:
+        if self._close or self.state is _CLOSED:
             return None
-        if self.state is ConnState.AWAITING_LOGON:
+        if self.state is _AWAITING_LOGON:
             return self._logon_deadline
         return self.session.next_deadline() if self.session else None
 
     def on_timer(self, now: float) -> None:
-        if self._close or self.state is ConnState.CLOSED:
+        if self._close or self.state is _CLOSED:
             return
-        if self.state is ConnState.AWAITING_LOGON:
+        if self.state is _AWAITING_LOGON:
             if now >= self._logon_deadline:
                 self._refuse("no Logon within the logon timeout")
             return
@@ -251,7 +257,7 @@ class ConnectionCore:
         return b"".join(parts), self._close
 
     def connection_lost(self, now: float) -> None:
-        if self.state is ConnState.CLOSED:
+        if self.state is _CLOSED:
             return
         self._transition("close")
         if self.session is not None:

@@ -45,6 +45,12 @@ class State(enum.Enum):
     LOGOUT_SENT = "logout-sent"      # we sent Logout; waiting for theirs or the timeout
 
 
+# The states under plain module names for the per-message checks: on Python 3.11 every
+# ``State.X`` goes through the Enum metaclass's ``__getattr__`` hook (~850 instructions,
+# several per message).
+_DISCONNECTED, _LOGGED_ON, _LOGOUT_SENT = State.DISCONNECTED, State.LOGGED_ON, State.LOGOUT_SENT
+
+
 class Event(enum.Enum):
     LOGON = "logon"
     SEND_LOGOUT = "send-logout"
@@ -134,7 +140,7 @@ class SessionCore:
         self.next_target = seq.next_target
         self._created = seq.created
         self._persisted = (self.next_sender, self.next_target)
-        self.state = State.DISCONNECTED
+        self.state = _DISCONNECTED
         self.connected = False
         self.close_requested = False
         self.outbox: list[bytes] = []
@@ -159,7 +165,7 @@ class SessionCore:
 
     @property
     def logged_on(self) -> bool:
-        return self.state is not State.DISCONNECTED and self.connected
+        return self.state is not _DISCONNECTED and self.connected
 
     # ---------------------------------------------------------------- entry points
     def can_accept_logon(self, now: float) -> bool:
@@ -332,7 +338,7 @@ class SessionCore:
             raw = self._build(msg_type, seq, now, self._order_body(msg_type, body), extra)
         self.next_sender = seq + 1
         self.store.save_message(self.key, seq, raw)
-        if self.state is not State.DISCONNECTED and self.connected and not self.close_requested:
+        if self.state is not _DISCONNECTED and self.connected and not self.close_requested:
             self.outbox.append(raw)      # _write, inline
             self._last_sent = now
             self.log.outgoing(raw, now)
@@ -371,7 +377,7 @@ class SessionCore:
         if self._logout_deadline is not None and now >= self._logout_deadline:
             self._disconnect("no Logout reply within the logout timeout", now)
         elif self._window_end is not None and now >= self._window_end:
-            if self.state is State.LOGGED_ON:
+            if self.state is _LOGGED_ON:
                 self._send_logout("Session end", now)
             self._window_end = None
         elif self.heartbeat_interval > 0:
@@ -420,7 +426,7 @@ class SessionCore:
 
     def logout(self, text: str, now: float) -> None:
         """Start a graceful logout (gateway shutdown): send Logout, wait for the reply."""
-        if self.connected and self.state is State.LOGGED_ON and not self.close_requested:
+        if self.connected and self.state is _LOGGED_ON and not self.close_requested:
             self._send_logout(text, now)
             self._persist()
 
@@ -579,7 +585,7 @@ class SessionCore:
     def _on_logout(self, msg: FixMessage, d: dict, now: float) -> None:
         if not self._verify(msg, d, now, False, False):
             return
-        if self.state is not State.LOGOUT_SENT:
+        if self.state is not _LOGOUT_SENT:
             self._send_admin(MsgType.LOGOUT, [], now)
             reason = "logout requested by the counterparty"
         else:
@@ -591,7 +597,7 @@ class SessionCore:
 
     def _on_logon(self, msg: FixMessage, d: dict, now: float) -> None:
         """A Logon on a live connection: only ResetSeqNumFlag=Y (a sequence reset) is valid."""
-        if d.get(141) != "Y" or self.state is not State.LOGGED_ON:
+        if d.get(141) != "Y" or self.state is not _LOGGED_ON:
             self._disconnect("Logon received on a logged-on session", now)
             return
         self._reset(now)
@@ -650,7 +656,7 @@ class SessionCore:
 
     def _send_logout(self, text: str | None, now: float) -> None:
         self._send_admin(MsgType.LOGOUT, [(58, text)] if text else [], now)
-        if self.state is not State.DISCONNECTED:
+        if self.state is not _DISCONNECTED:
             self._transition(Event.SEND_LOGOUT)
         self._logout_deadline = now + self.rules.logout_timeout_s
 
@@ -743,7 +749,7 @@ class SessionCore:
         self.log.event("sequence numbers reset to 1", now)
 
     def _disconnect(self, reason: str, now: float, notify: bool = True) -> None:
-        was_logged_on = self.state is not State.DISCONNECTED
+        was_logged_on = self.state is not _DISCONNECTED
         self.log.event(f"disconnecting: {reason}", now)
         self._transition(Event.DISCONNECT)
         self.close_requested = True
