@@ -17,6 +17,7 @@ import time
 from typing import Iterable, Sequence
 from zlib import adler32
 
+from fixgw.fix.accel import speedups
 from fixgw.fix.message import FixMessage
 
 SOH = "\x01"
@@ -218,6 +219,13 @@ def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | N
     per-shape decisions under it. ``checksum_at`` is :meth:`Framer.feed_framed`'s proof of
     the BodyLength (the offset of the SOH before ``10=``), or -1 to measure it here."""
     if checksum_at > 0:
+        if _split_canonical is not None:
+            found = _split_canonical(raw, checksum_at, _SHAPE_TAGS)
+            if found is not None:     # exactly the simple split below, done in C
+                msg = _new_object(FixMessage)
+                _set_fields(msg, found[0])
+                _set_raw(msg, raw)
+                return msg, found[1]
         k = checksum_at
     else:
         k = raw.rfind(b"\x0110=")
@@ -264,6 +272,13 @@ def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | N
     if len(fields) < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
         raise GarbledMessage("BeginString, BodyLength, MsgType are not the first three fields")
     return _new_message(fields, raw), shape
+
+
+# The simple split of a framed message with a canonical CheckSum, in C when the optional
+# extension was built (fixgw/fix/accel.py): (fields, shape) exactly as the Python code gives
+# them, or None to let the Python code decide (any doubt, a wrong CheckSum, a shape not yet
+# cached).
+_split_canonical = speedups.split_canonical if speedups is not None else None
 
 
 # FixMessage(fields, raw) without its frozen dataclass __init__ (two object.__setattr__

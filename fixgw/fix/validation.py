@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
+from fixgw.fix.accel import speedups
 from fixgw.fix.dictionary import DataDictionary, GroupDef, MessageDef
 from fixgw.fix.tags import USER_MIN, SessionRejectReason as R
 
@@ -452,6 +453,15 @@ class Validator:
                                 return Rejection(R.INCORRECT_NUMINGROUP_COUNT, tag)
                             break
         return None
+
+
+# The per-message value checks in C when the optional extension was built (fixgw/fix/accel.py),
+# with the same answers: its inline tests are these, and its fallbacks are these functions.
+# The Python method stays as values_pass_python (tests/fix/test_fix_speedups.py compares them).
+Validator.values_pass_python = Validator.__dict__["values_pass"]
+if speedups is not None:
+    speedups.configure_values(_is_int, _is_float, _is_timestamp, _TS_SECONDS_OK)
+    Validator.values_pass = staticmethod(speedups.values_pass)
 
 
 def _tag_of(field: tuple[int, str]) -> int:

@@ -1,0 +1,349 @@
+/* The session hot path's two busiest pure functions in C (optional: fixgw runs the same
+ * logic in Python when this is not built; tests/fix/test_fix_speedups.py compares them).
+ *
+ * split_canonical: the parser's common case, a framed FIX message with a canonical CheckSum
+ * whose values hold no '=' or SOH, split into its (tag, value) pairs and its shape.
+ *
+ * Why: on a lone message the gateway's own latency is mostly its Python work, and on a busy
+ * shared machine that work is what stretches when the CPU slows down (the p99). The simple
+ * split was the largest single piece of it (~35k of ~150k instructions a message); here it
+ * is a few thousand, in one compact function.
+ *
+ * Contract (see fixgw/fix/codec.py, parse_shaped): split_canonical(raw, checksum_at, shapes)
+ * returns (fields, shape) exactly as the Python simple split would, or None whenever that is
+ * not certain: a CheckSum that is wrong or not three digits, a separator that does not
+ * alternate '=' SOH, or a shape not yet in ``shapes`` (the Python path then decides, raises
+ * the right error and fills the cache). It never raises for bad input.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define SOH 1
+#define MAX_FIELDS 4096          /* codec._ALTERNATING holds 4096 '=' SOH pairs */
+#define MAX_SHAPE 1024           /* codec.MAX_SHAPE_TEXT is 640: longer shapes are not cached */
+
+static PyObject *
+split_canonical(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "split_canonical(raw: bytes, checksum_at: int, shapes: dict)");
+        return NULL;
+    }
+    PyObject *raw = args[0];
+    if (!PyBytes_CheckExact(raw))
+        Py_RETURN_NONE;
+    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Py_ssize_t n = PyBytes_GET_SIZE(raw);
+    /* "SOH 10=" at k, then exactly three digits and the final SOH */
+    if (k <= 0 || k + 8 != n || b[k] != SOH || b[k + 1] != '1' || b[k + 2] != '0'
+            || b[k + 3] != '=' || b[n - 1] != SOH)
+        Py_RETURN_NONE;
+
+    /* One pass: the byte sum up to and including the SOH at k, and where each '=' and SOH
+     * is; they must alternate, starting with '=' (the last separator is the SOH at n-1). */
+    Py_ssize_t eq[MAX_FIELDS], soh[MAX_FIELDS];
+    Py_ssize_t fields = 0;
+    int want_eq = 1;
+    unsigned int sum = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = b[i];
+        if (i <= k)
+            sum += c;
+        if (c == '=') {
+            if (!want_eq || fields >= MAX_FIELDS)
+                Py_RETURN_NONE;
+            eq[fields] = i;
+            want_eq = 0;
+        } else if (c == SOH) {
+            if (want_eq)
+                Py_RETURN_NONE;
+            soh[fields++] = i;
+            want_eq = 1;
+        }
+    }
+    sum &= 255;
+    if (b[k + 4] != '0' + sum / 100 || b[k + 5] != '0' + (sum / 10) % 10
+            || b[k + 6] != '0' + sum % 10)
+        Py_RETURN_NONE;
+
+    /* The shape: the third value (the MsgType), SOH, then the tag texts joined by SOH. */
+    char shape_text[MAX_SHAPE];
+    Py_ssize_t used = 0;
+    if (fields >= 3) {
+        Py_ssize_t start = eq[2] + 1, length = soh[2] - start;
+        if (length >= MAX_SHAPE)
+            Py_RETURN_NONE;
+        memcpy(shape_text, b + start, (size_t)length);
+        used = length;
+    }
+    for (Py_ssize_t f = 0; f < fields; f++) {
+        Py_ssize_t start = f == 0 ? 0 : soh[f - 1] + 1, length = eq[f] - start;
+        if (used + 1 + length > MAX_SHAPE)
+            Py_RETURN_NONE;
+        shape_text[used++] = SOH;
+        memcpy(shape_text + used, b + start, (size_t)length);
+        used += length;
+    }
+    PyObject *shape = PyUnicode_DecodeLatin1(shape_text, used, NULL);
+    if (shape == NULL)
+        return NULL;
+    PyObject *tags = PyDict_GetItemWithError(args[2], shape);     /* borrowed */
+    if (tags == NULL) {
+        Py_DECREF(shape);
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyTuple_CheckExact(tags) || PyTuple_GET_SIZE(tags) != fields || fields == 0) {
+        Py_DECREF(shape);
+        Py_RETURN_NONE;
+    }
+    PyObject *pairs = PyTuple_New(fields);
+    if (pairs == NULL) {
+        Py_DECREF(shape);
+        return NULL;
+    }
+    for (Py_ssize_t f = 0; f < fields; f++) {
+        PyObject *value = PyUnicode_DecodeLatin1((const char *)b + eq[f] + 1,
+                                                 soh[f] - eq[f] - 1, NULL);
+        if (value == NULL)
+            goto fail;
+        PyObject *tag = PyTuple_GET_ITEM(tags, f);
+        PyObject *pair = PyTuple_New(2);
+        if (pair == NULL) {
+            Py_DECREF(value);
+            goto fail;
+        }
+        Py_INCREF(tag);
+        PyTuple_SET_ITEM(pair, 0, tag);
+        PyTuple_SET_ITEM(pair, 1, value);
+        PyTuple_SET_ITEM(pairs, f, pair);
+    }
+    PyObject *result = PyTuple_New(2);
+    if (result == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(result, 0, pairs);
+    PyTuple_SET_ITEM(result, 1, shape);
+    return result;
+
+fail:
+    Py_DECREF(pairs);
+    Py_DECREF(shape);
+    return NULL;
+}
+
+/* values_pass: Validator.values_pass (fixgw/fix/validation.py) for a shape's plan, the same
+ * answer for every message: each inline test is one the format check itself passes, and when
+ * it fails the Python format check (given once to configure_values) decides. */
+
+static PyObject *is_int_check, *is_float_check, *is_timestamp_check, *seconds_ok;
+
+static PyObject *
+configure_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "configure_values(is_int, is_float, is_timestamp, seconds_ok: dict)");
+        return NULL;
+    }
+    Py_XSETREF(is_int_check, Py_NewRef(args[0]));
+    Py_XSETREF(is_float_check, Py_NewRef(args[1]));
+    Py_XSETREF(is_timestamp_check, Py_NewRef(args[2]));
+    Py_XSETREF(seconds_ok, Py_NewRef(args[3]));
+    Py_RETURN_NONE;
+}
+
+/* fields[i][1] (borrowed), or NULL when it is not a str in a pair at a valid index */
+static PyObject *
+value_at(PyObject *fields, PyObject *index)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(index);
+    if (i < 0 || i >= PyTuple_GET_SIZE(fields)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *pair = PyTuple_GET_ITEM(fields, i);
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+        return NULL;
+    PyObject *value = PyTuple_GET_ITEM(pair, 1);
+    return PyUnicode_Check(value) ? value : NULL;
+}
+
+/* 1 true, 0 false, -1 error: what ``check(value)`` says */
+static int
+ask(PyObject *check, PyObject *value)
+{
+    if (check == NULL)
+        return 0;
+    PyObject *answer = PyObject_CallOneArg(check, value);
+    if (answer == NULL)
+        return -1;
+    int truth = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    return truth;
+}
+
+static inline int
+ascii_digit(Py_UCS4 c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* str.isdigit() and str.isascii() */
+static int
+all_ascii_digits(PyObject *v)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    if (n == 0 || !PyUnicode_IS_ASCII(v))
+        return 0;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!ascii_digit(d[i]))
+            return 0;
+    return 1;
+}
+
+/* v.replace(".", "", 1).isdigit() and v.isascii() */
+static int
+ascii_decimal(PyObject *v)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    if (!PyUnicode_IS_ASCII(v))
+        return 0;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
+    int dot = 0, digits = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (d[i] == '.' && !dot)
+            dot = 1;
+        else if (ascii_digit(d[i]))
+            digits++;
+        else
+            return 0;
+    }
+    return digits > 0;
+}
+
+/* v[17:] in _DOT_MILLIS and _TS_SECONDS_OK.get(v[:17]): 1, 0 or -1 (error) */
+static int
+cached_timestamp(PyObject *v)
+{
+    if (seconds_ok == NULL || PyUnicode_GET_LENGTH(v) != 21 || !PyUnicode_IS_ASCII(v))
+        return 0;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(v);
+    if (d[17] != '.' || !ascii_digit(d[18]) || !ascii_digit(d[19]) || !ascii_digit(d[20]))
+        return 0;
+    PyObject *seconds = PyUnicode_Substring(v, 0, 17);
+    if (seconds == NULL)
+        return -1;
+    PyObject *ok = PyDict_GetItemWithError(seconds_ok, seconds);    /* borrowed */
+    Py_DECREF(seconds);
+    if (ok == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyObject_IsTrue(ok);
+}
+
+#define FAIL_OR_ERROR(truth) do { int t_ = (truth); if (t_ < 0) return NULL; \
+                                  if (t_ == 0) Py_RETURN_FALSE; } while (0)
+
+static PyObject *values_pass_tuple(PyObject *fields, PyObject *plan);
+
+static PyObject *
+values_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) < 6) {
+        PyErr_SetString(PyExc_TypeError, "values_pass(fields, plan: _Plan)");
+        return NULL;
+    }
+    if (PyTuple_Check(args[0]))         /* the parser's fields: the usual case */
+        return values_pass_tuple(args[0], args[1]);
+    PyObject *fields = PySequence_Tuple(args[0]);      /* any other sequence of pairs */
+    if (fields == NULL)
+        return NULL;
+    PyObject *answer = values_pass_tuple(fields, args[1]);
+    Py_DECREF(fields);
+    return answer;
+}
+
+static PyObject *
+values_pass_tuple(PyObject *fields, PyObject *plan)
+{
+    for (int part = 0; part < 6; part++)
+        if (!PyTuple_Check(PyTuple_GET_ITEM(plan, part)))
+            Py_RETURN_FALSE;
+    PyObject *non_empty = PyTuple_GET_ITEM(plan, 0), *in_enums = PyTuple_GET_ITEM(plan, 1),
+             *formatted = PyTuple_GET_ITEM(plan, 2), *ints = PyTuple_GET_ITEM(plan, 3),
+             *floats = PyTuple_GET_ITEM(plan, 4), *stamps = PyTuple_GET_ITEM(plan, 5);
+    PyObject *v;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(non_empty); j++) {
+        v = value_at(fields, PyTuple_GET_ITEM(non_empty, j));
+        if (v == NULL || PyUnicode_GET_LENGTH(v) == 0)
+            Py_RETURN_FALSE;
+    }
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(in_enums); j++) {
+        PyObject *entry = PyTuple_GET_ITEM(in_enums, j);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2)
+            Py_RETURN_FALSE;
+        v = value_at(fields, PyTuple_GET_ITEM(entry, 0));
+        if (v == NULL)
+            Py_RETURN_FALSE;
+        FAIL_OR_ERROR(PySequence_Contains(PyTuple_GET_ITEM(entry, 1), v));
+    }
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(ints); j++) {
+        v = value_at(fields, PyTuple_GET_ITEM(ints, j));
+        if (v == NULL)
+            Py_RETURN_FALSE;
+        if (!all_ascii_digits(v))
+            FAIL_OR_ERROR(ask(is_int_check, v));
+    }
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(floats); j++) {
+        v = value_at(fields, PyTuple_GET_ITEM(floats, j));
+        if (v == NULL)
+            Py_RETURN_FALSE;
+        if (!ascii_decimal(v))
+            FAIL_OR_ERROR(ask(is_float_check, v));
+    }
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(stamps); j++) {
+        v = value_at(fields, PyTuple_GET_ITEM(stamps, j));
+        if (v == NULL)
+            Py_RETURN_FALSE;
+        int cached = cached_timestamp(v);
+        if (cached < 0)
+            return NULL;
+        if (!cached)
+            FAIL_OR_ERROR(ask(is_timestamp_check, v));
+    }
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(formatted); j++) {
+        PyObject *entry = PyTuple_GET_ITEM(formatted, j);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2)
+            Py_RETURN_FALSE;
+        v = value_at(fields, PyTuple_GET_ITEM(entry, 0));
+        if (v == NULL)
+            Py_RETURN_FALSE;
+        FAIL_OR_ERROR(ask(PyTuple_GET_ITEM(entry, 1), v));
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef methods[] = {
+    {"split_canonical", (PyCFunction)(void (*)(void))split_canonical, METH_FASTCALL,
+     "split_canonical(raw, checksum_at, shapes) -> (fields, shape) or None"},
+    {"values_pass", (PyCFunction)(void (*)(void))values_pass, METH_FASTCALL,
+     "values_pass(fields, plan) -> bool, as Validator.values_pass"},
+    {"configure_values", (PyCFunction)(void (*)(void))configure_values, METH_FASTCALL,
+     "configure_values(is_int, is_float, is_timestamp, seconds_ok): values_pass's fallbacks"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "fixgw.fix._speedups",
+    "The session hot path's busiest pure functions in C (fixgw/fix/accel.py).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module);
+}
