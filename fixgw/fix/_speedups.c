@@ -1,6 +1,9 @@
 /* The session hot path's two busiest pure functions in C (optional: fixgw runs the same
  * logic in Python when this is not built; tests/fix/test_fix_speedups.py compares them).
  *
+ * encode_turn: the session store's journal record for one commit (see
+ * fixgw/session/store_journal.py for the layout; the same bytes as its Python encoder).
+ *
  * split_canonical: the parser's common case, a framed FIX message with a canonical CheckSum
  * whose values hold no '=' or SOH, split into its (tag, value) pairs and its shape.
  *
@@ -327,7 +330,166 @@ values_pass_tuple(PyObject *fields, PyObject *plan)
     Py_RETURN_TRUE;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * encode_turn(resets, messages, seqnums) -> bytes | None
+ *
+ * The record ``<u32 payload length><u32 crc32(payload)><payload>`` whose payload holds, in
+ * this order, ``R`` entries (struct "<cH" + key), ``M`` entries ("<cHQI" + key + raw) and
+ * ``S`` entries ("<cHQQd" + key), keys in UTF-8, little-endian: exactly what
+ * store_journal.encode_turn packs. Anything it would not pack the same way (not lists of
+ * the expected tuples, a negative or huge number, a key that is not UTF-8 encodable or over
+ * 65,535 bytes) gives None, and the Python encoder then does what it always did. */
+
+static uint32_t crc_table[256];
+
+static void
+init_crc_table(void)
+{
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+}
+
+static uint32_t
+crc32_of(const unsigned char *p, Py_ssize_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < n; i++)
+        c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static inline unsigned char *
+put_le(unsigned char *out, unsigned long long value, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        out[i] = (unsigned char)(value >> (8 * i));
+    return out + bytes;
+}
+
+/* the UTF-8 of a str key (cached in the str) and its length, or NULL (errors cleared) */
+static const char *
+key_utf8(PyObject *key, Py_ssize_t *length)
+{
+    if (!PyUnicode_CheckExact(key))
+        return NULL;
+    const char *text = PyUnicode_AsUTF8AndSize(key, length);
+    if (text == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return *length <= 0xFFFF ? text : NULL;
+}
+
+static int
+unsigned_64(PyObject *number, unsigned long long *value)
+{
+    if (!PyLong_CheckExact(number))
+        return 0;
+    *value = PyLong_AsUnsignedLongLong(number);
+    if (*value == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+encode_turn(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "encode_turn(resets, messages, seqnums)");
+        return NULL;
+    }
+    PyObject *resets = args[0], *messages = args[1], *seqnums = args[2];
+    if (!PyList_CheckExact(resets) || !PyList_CheckExact(messages) || !PyList_CheckExact(seqnums))
+        Py_RETURN_NONE;
+    Py_ssize_t n_resets = PyList_GET_SIZE(resets), n_messages = PyList_GET_SIZE(messages),
+               n_seqnums = PyList_GET_SIZE(seqnums);
+    /* first pass: check every entry and measure the payload */
+    Py_ssize_t payload = 0, klen;
+    unsigned long long number;
+    for (Py_ssize_t i = 0; i < n_resets; i++) {
+        if (key_utf8(PyList_GET_ITEM(resets, i), &klen) == NULL)
+            Py_RETURN_NONE;
+        payload += 3 + klen;
+    }
+    for (Py_ssize_t i = 0; i < n_messages; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i);
+        if (!PyTuple_CheckExact(m) || PyTuple_GET_SIZE(m) != 3
+                || key_utf8(PyTuple_GET_ITEM(m, 0), &klen) == NULL
+                || !unsigned_64(PyTuple_GET_ITEM(m, 1), &number)
+                || !PyBytes_CheckExact(PyTuple_GET_ITEM(m, 2))
+                || (unsigned long long)PyBytes_GET_SIZE(PyTuple_GET_ITEM(m, 2)) > 0xFFFFFFFFull)
+            Py_RETURN_NONE;
+        payload += 15 + klen + PyBytes_GET_SIZE(PyTuple_GET_ITEM(m, 2));
+    }
+    for (Py_ssize_t i = 0; i < n_seqnums; i++) {
+        PyObject *s = PyList_GET_ITEM(seqnums, i);
+        if (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) != 4
+                || key_utf8(PyTuple_GET_ITEM(s, 0), &klen) == NULL
+                || !unsigned_64(PyTuple_GET_ITEM(s, 1), &number)
+                || !unsigned_64(PyTuple_GET_ITEM(s, 2), &number)
+                || !PyFloat_CheckExact(PyTuple_GET_ITEM(s, 3)))
+            Py_RETURN_NONE;
+        payload += 27 + klen;
+    }
+    if ((unsigned long long)payload > 0xFFFFFFFFull)
+        Py_RETURN_NONE;
+    PyObject *record = PyBytes_FromStringAndSize(NULL, 8 + payload);
+    if (record == NULL)
+        return NULL;
+    unsigned char *start = (unsigned char *)PyBytes_AS_STRING(record) + 8, *out = start;
+    const char *key;
+    for (Py_ssize_t i = 0; i < n_resets; i++) {
+        key = key_utf8(PyList_GET_ITEM(resets, i), &klen);
+        *out++ = 'R';
+        out = put_le(out, (unsigned long long)klen, 2);
+        memcpy(out, key, (size_t)klen);
+        out += klen;
+    }
+    for (Py_ssize_t i = 0; i < n_messages; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i), *raw = PyTuple_GET_ITEM(m, 2);
+        key = key_utf8(PyTuple_GET_ITEM(m, 0), &klen);
+        unsigned_64(PyTuple_GET_ITEM(m, 1), &number);
+        *out++ = 'M';
+        out = put_le(out, (unsigned long long)klen, 2);
+        out = put_le(out, number, 8);
+        out = put_le(out, (unsigned long long)PyBytes_GET_SIZE(raw), 4);
+        memcpy(out, key, (size_t)klen);
+        out += klen;
+        memcpy(out, PyBytes_AS_STRING(raw), (size_t)PyBytes_GET_SIZE(raw));
+        out += PyBytes_GET_SIZE(raw);
+    }
+    for (Py_ssize_t i = 0; i < n_seqnums; i++) {
+        PyObject *s = PyList_GET_ITEM(seqnums, i);
+        key = key_utf8(PyTuple_GET_ITEM(s, 0), &klen);
+        *out++ = 'S';
+        out = put_le(out, (unsigned long long)klen, 2);
+        unsigned_64(PyTuple_GET_ITEM(s, 1), &number);
+        out = put_le(out, number, 8);
+        unsigned_64(PyTuple_GET_ITEM(s, 2), &number);
+        out = put_le(out, number, 8);
+        if (PyFloat_Pack8(PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(s, 3)), (char *)out, 1) < 0) {
+            Py_DECREF(record);
+            return NULL;
+        }
+        out += 8;
+        memcpy(out, key, (size_t)klen);
+        out += klen;
+    }
+    unsigned char *head = (unsigned char *)PyBytes_AS_STRING(record);
+    head = put_le(head, (unsigned long long)payload, 4);
+    put_le(head, crc32_of(start, payload), 4);
+    return record;
+}
+
 static PyMethodDef methods[] = {
+    {"encode_turn", (PyCFunction)(void (*)(void))encode_turn, METH_FASTCALL,
+     "encode_turn(resets, messages, seqnums) -> the journal record, or None"},
     {"split_canonical", (PyCFunction)(void (*)(void))split_canonical, METH_FASTCALL,
      "split_canonical(raw, checksum_at, shapes) -> (fields, shape) or None"},
     {"values_pass", (PyCFunction)(void (*)(void))values_pass, METH_FASTCALL,
@@ -345,5 +507,6 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    init_crc_table();
     return PyModule_Create(&module);
 }

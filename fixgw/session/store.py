@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Protocol
 
 from fixgw.session.store_applier import ApplierProcess, ApplierUnavailable, JournalApplier
-from fixgw.session.store_journal import (Batch, JournalFile, encode_turn, journal_files,
-                                         read_journal)
+from fixgw.session.store_journal import (Batch, JournalFile, encode_turn, encode_turn_c,
+                                         journal_files, read_journal)
 from fixgw.session.store_sql import apply_turns, open_connection
 
 log = logging.getLogger("fixgw.store")
@@ -262,7 +262,10 @@ class SqliteStore:
         if journal is None:
             apply_turns(self._db, [(self._pending_resets, self._pending_msgs, seqnums)])
         else:
-            record = encode_turn(self._pending_resets, self._pending_msgs, seqnums)
+            record = None if encode_turn_c is None else \
+                encode_turn_c(self._pending_resets, self._pending_msgs, seqnums)
+            if record is None:
+                record = encode_turn(self._pending_resets, self._pending_msgs, seqnums)
             if not journal.fits(len(record)):
                 journal.close()      # the applier deletes it once it is in the tables
                 journal = self._journal = self._next_journal(len(record))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import random
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 
 from fixgw.session.store import SqliteStore
 from fixgw.session.store_journal import (FILE_MAGIC, Batch, SeqnumEntry, decode_payload,
-                                         encode_record, journal_files, read_journal)
+                                         encode_record, encode_turn, encode_turn_c,
+                                         journal_files, read_journal)
 
 KEY = "FIX.4.4:ISLD->TW44"
 DICTIONARY = pathlib.Path(__file__).resolve().parents[2] / "dictionaries" / "FIX44.xml"
@@ -30,6 +32,35 @@ def table_rows(path):
         return [(k, s, bytes(r)) for k, s, r in msgs], seqs
     finally:
         db.close()
+
+
+@pytest.mark.skipif(encode_turn_c is None, reason="the optional C extension is not in use")
+def test_the_c_encoder_gives_the_python_encoders_bytes_or_hands_over():
+    """Same record for every turn a store can commit; None for anything else (a negative or
+    huge number, a float seq, a key that is not UTF-8 encodable or too long, an int for the
+    creation time, other containers): the store then calls encode_turn, which packs or
+    raises as it always did."""
+    rng = random.Random(4)
+    keys = ["FIX.4.4:ISLD->TW44", "K", "", "cl\u00e9", "\u20ac" * 40, "k" * 65535]
+
+    def number():
+        return rng.choice([0, 1, 7, 2 ** 31, 2 ** 32 - 1, 2 ** 63, 2 ** 64 - 1, rng.randrange(10 ** 9)])
+
+    for _ in range(500):
+        resets = [rng.choice(keys) for _ in range(rng.randrange(3))]
+        messages = [(rng.choice(keys), number(), rng.randbytes(rng.choice([0, 1, 200, 5000])))
+                    for _ in range(rng.randrange(4))]
+        seqnums = [(rng.choice(keys), number(), number(),
+                    rng.choice([0.0, -0.0, 1.5e9, float("inf"), float("nan"), time.time()]))
+                   for _ in range(rng.randrange(3))]
+        assert encode_turn_c(resets, messages, seqnums) == encode_turn(resets, messages, seqnums)
+    for resets, messages, seqnums in [
+            ([], [("K", -1, b"")], []), ([], [("K", 2 ** 64, b"")], []),
+            ([], [("K", 1.0, b"")], []), ([], [("K", 1, bytearray(b"x"))], []),
+            ([], [("K", 1)], []), (["\ud800"], [], []), (["k" * 65536], [], []),
+            ([], [], [("K", 1, 2, 3)]), ([], [], [("K", 1, -2, 3.0)]), ((), [], []),
+            ([b"K"], [], []), ([], [["K", 1, b""]], [])]:
+        assert encode_turn_c(resets, messages, seqnums) is None
 
 
 def test_record_round_trip_keeps_every_entry():
