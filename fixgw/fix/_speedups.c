@@ -1,6 +1,8 @@
 /* The session hot path's two busiest pure functions in C (optional: fixgw runs the same
  * logic in Python when this is not built; tests/fix/test_fix_speedups.py compares them).
  *
+ * frame_tail: codec.frame_tail, the framing of a reply whose body is bytes already on the wire.
+ *
  * encode_turn: the session store's journal record for one commit (see
  * fixgw/session/store_journal.py for the layout; the same bytes as its Python encoder).
  *
@@ -487,7 +489,59 @@ encode_turn(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return record;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * frame_tail(begin_string, head, tail) -> bytes | None
+ *
+ * b"8=" + begin_string + SOH "9=" + str(len(head) + len(tail)) + SOH + head + tail, then
+ * "10=" + the three-digit byte sum modulo 256 + SOH: codec.frame_tail's bytes. None when it
+ * is not exactly that case (not str, str, bytes; a character of head or BeginString beyond
+ * latin-1), and codec.frame_tail then raises what it always raised. */
+
+static PyObject *
+frame_tail(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "frame_tail(begin_string, head, tail)");
+        return NULL;
+    }
+    PyObject *begin = args[0], *head = args[1], *tail = args[2];
+    if (!PyUnicode_CheckExact(begin) || !PyUnicode_CheckExact(head) || !PyBytes_CheckExact(tail)
+            || PyUnicode_KIND(begin) != PyUnicode_1BYTE_KIND
+            || PyUnicode_KIND(head) != PyUnicode_1BYTE_KIND)
+        Py_RETURN_NONE;
+    Py_ssize_t nb = PyUnicode_GET_LENGTH(begin), nh = PyUnicode_GET_LENGTH(head),
+               nt = PyBytes_GET_SIZE(tail);
+    char digits[24];
+    int nd = snprintf(digits, sizeof digits, "%zd", nh + nt);
+    if (nd <= 0 || nd >= (int)sizeof digits)
+        Py_RETURN_NONE;
+    Py_ssize_t size = 2 + nb + 3 + nd + 1 + nh + nt + 7;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(out), *start = p;
+    *p++ = '8'; *p++ = '=';
+    memcpy(p, PyUnicode_1BYTE_DATA(begin), (size_t)nb); p += nb;
+    *p++ = SOH; *p++ = '9'; *p++ = '=';
+    memcpy(p, digits, (size_t)nd); p += nd;
+    *p++ = SOH;
+    memcpy(p, PyUnicode_1BYTE_DATA(head), (size_t)nh); p += nh;
+    memcpy(p, PyBytes_AS_STRING(tail), (size_t)nt); p += nt;
+    unsigned int sum = 0;
+    for (unsigned char *q = start; q < p; q++)
+        sum += *q;
+    sum &= 255;
+    *p++ = '1'; *p++ = '0'; *p++ = '=';
+    *p++ = (unsigned char)('0' + sum / 100);
+    *p++ = (unsigned char)('0' + (sum / 10) % 10);
+    *p++ = (unsigned char)('0' + sum % 10);
+    *p++ = SOH;
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"frame_tail", (PyCFunction)(void (*)(void))frame_tail, METH_FASTCALL,
+     "frame_tail(begin_string, head, tail) -> the framed message, or None"},
     {"encode_turn", (PyCFunction)(void (*)(void))encode_turn, METH_FASTCALL,
      "encode_turn(resets, messages, seqnums) -> the journal record, or None"},
     {"split_canonical", (PyCFunction)(void (*)(void))split_canonical, METH_FASTCALL,

@@ -279,6 +279,7 @@ def parse_shaped(raw: bytes, checksum_at: int = -1) -> tuple[FixMessage, str | N
 # them, or None to let the Python code decide (any doubt, a wrong CheckSum, a shape not yet
 # cached).
 _split_canonical = speedups.split_canonical if speedups is not None else None
+_frame_tail_c = speedups.frame_tail if speedups is not None else None
 
 
 # FixMessage(fields, raw) without its frozen dataclass __init__ (two object.__setattr__
@@ -406,6 +407,10 @@ def frame_tail(begin_string: str, head: str, tail: bytes) -> bytes:
     """:func:`frame` of ``head`` followed by ``tail``, fields already on the wire as bytes
     (a run of fields copied from a received message, see ``SessionCore.send_app``): the
     same bytes as ``frame(begin_string, head + tail.decode("latin-1"))``."""
+    if _frame_tail_c is not None:
+        framed = _frame_tail_c(begin_string, head, tail)
+        if framed is not None:      # the same bytes, from the optional C extension
+            return framed
     if begin_string.__class__ is not str or head.__class__ is not str:
         raise TypeError("frame_tail needs str BeginString and head")
     msg = f"8={begin_string}\x019={len(head) + len(tail)}\x01{head}".encode("latin-1") + tail

@@ -84,9 +84,11 @@ def test_the_extension_is_the_one_in_use():
     """Built and picked up by the codec and the validator (unless FIXGW_PURE_PYTHON)."""
     if os.environ.get("FIXGW_PURE_PYTHON"):
         assert accel.speedups is None and codec._split_canonical is None
+        assert codec._frame_tail_c is None
         assert Validator.values_pass is Validator.values_pass_python
     else:
         assert codec._split_canonical is speedups.split_canonical
+        assert codec._frame_tail_c is speedups.frame_tail
         assert Validator.values_pass is speedups.values_pass
 
 
@@ -210,6 +212,30 @@ def test_values_pass_in_c_agrees_with_python_value_by_value(dictionary, tag):
         changed = fields[:index] + ((tag, value),) + fields[index + 1:]
         assert speedups.values_pass(changed, plan) is \
             Validator.values_pass_python(changed, plan), (tag, value)
+
+
+@needs_c
+def test_frame_tail_in_c_gives_the_python_bytes_or_hands_over():
+    rng = random.Random(8)
+    saved = codec._frame_tail_c
+    for _ in range(2000):
+        head = "".join(rng.choice(["35=8\x01", "34=12\x01", "58=caf\u00e9\x01", "x", "\x01",
+                                   "52=20240101-10:00:00.123\x01", ""]) for _ in range(rng.randrange(6)))
+        tail = rng.randbytes(rng.choice([0, 1, 30, 255, 256, 257, 3000]))
+        begin = rng.choice(["FIX.4.4", "FIXT.1.1", "", "FIX\u00e9"])
+        c = speedups.frame_tail(begin, head, tail)
+        codec._frame_tail_c = None
+        try:
+            assert c == codec.frame_tail(begin, head, tail)
+        finally:
+            codec._frame_tail_c = saved
+    for args in [("FIX.4.4", "\u20ac", b""), ("FIX\u20ac", "", b""), (b"FIX.4.4", "", b""),
+                 ("FIX.4.4", b"35=D", b"")]:
+        assert speedups.frame_tail(*args) is None
+        with pytest.raises((TypeError, UnicodeEncodeError)):
+            codec.frame_tail(*args)     # the Python path raises as it always did
+    assert speedups.frame_tail("FIX.4.4", "", bytearray(b"x")) is None    # Python frames it
+    assert codec.frame_tail("FIX.4.4", "", bytearray(b"x")) == codec.frame("FIX.4.4", "x")
 
 
 def test_a_c_compiler_at_install_time_means_the_extension_is_built():
