@@ -18,13 +18,14 @@
  * returns (fields, shape) exactly as the Python simple split would, or None whenever that is
  * not certain: a CheckSum that is wrong or not three digits, a separator that does not
  * alternate '=' SOH, or a shape not yet in ``shapes`` (the Python path then decides, raises
- * the right error and fills the cache). It never raises for bad input.
+ * the right error and fills the cache). It never raises for bad input; only a ``shapes``
+ * that is not a dict is a TypeError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #define SOH 1
-#define MAX_FIELDS 4096          /* codec._ALTERNATING holds 4096 '=' SOH pairs */
+#define MAX_FIELDS 512           /* more (rare) goes to the Python split: a small stack frame */
 #define MAX_SHAPE 1024           /* codec.MAX_SHAPE_TEXT is 640: longer shapes are not cached */
 
 static PyObject *
@@ -37,13 +38,13 @@ split_canonical(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *raw = args[0];
     if (!PyBytes_CheckExact(raw))
         Py_RETURN_NONE;
-    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t k = PyLong_Check(args[1]) ? PyLong_AsSsize_t(args[1]) : -1;
     if (k == -1 && PyErr_Occurred())
-        return NULL;
+        PyErr_Clear();                  /* out of range: not the framer's proof */
     const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(raw);
     Py_ssize_t n = PyBytes_GET_SIZE(raw);
     /* "SOH 10=" at k, then exactly three digits and the final SOH */
-    if (k <= 0 || k + 8 != n || b[k] != SOH || b[k + 1] != '1' || b[k + 2] != '0'
+    if (k <= 0 || k != n - 8 || b[k] != SOH || b[k + 1] != '1' || b[k + 2] != '0'
             || b[k + 3] != '=' || b[n - 1] != SOH)
         Py_RETURN_NONE;
 
@@ -106,8 +107,12 @@ split_canonical(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(shape);
         Py_RETURN_NONE;
     }
+    /* Owned from here: the allocations below may run a GC pass, whose callbacks could clear
+     * the shape cache and free a borrowed tuple. */
+    Py_INCREF(tags);
     PyObject *pairs = PyTuple_New(fields);
     if (pairs == NULL) {
+        Py_DECREF(tags);
         Py_DECREF(shape);
         return NULL;
     }
@@ -132,9 +137,11 @@ split_canonical(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto fail;
     PyTuple_SET_ITEM(result, 0, pairs);
     PyTuple_SET_ITEM(result, 1, shape);
+    Py_DECREF(tags);
     return result;
 
 fail:
+    Py_DECREF(tags);
     Py_DECREF(pairs);
     Py_DECREF(shape);
     return NULL;
@@ -174,7 +181,7 @@ value_at(PyObject *fields, PyObject *index)
     if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
         return NULL;
     PyObject *value = PyTuple_GET_ITEM(pair, 1);
-    return PyUnicode_Check(value) ? value : NULL;
+    return PyUnicode_CheckExact(value) ? value : NULL;    /* a subclass: the exact path */
 }
 
 /* 1 true, 0 false, -1 error: what ``check(value)`` says */

@@ -141,14 +141,43 @@ def test_the_c_split_refuses_what_it_cannot_be_sure_of():
     assert speedups.split_canonical(bad, proof, codec._SHAPE_TAGS) is None
     assert speedups.split_canonical(raw[:k + 4] + b"07\x01", proof, codec._SHAPE_TAGS) is None
     assert speedups.split_canonical(b"", 0, codec._SHAPE_TAGS) is None
+    assert speedups.split_canonical(raw, 2 ** 70, codec._SHAPE_TAGS) is None
+    assert speedups.split_canonical(raw, 2 ** 63 - 4, codec._SHAPE_TAGS) is None
+    assert speedups.split_canonical(raw, "x", codec._SHAPE_TAGS) is None
     with pytest.raises(TypeError):
         speedups.split_canonical(raw, proof, [])
 
 
 @needs_c
+def test_the_c_split_owns_the_cached_tags_while_it_builds_the_fields():
+    """A GC pass inside its allocations may run code that clears the shape cache (found in
+    review: the tags were borrowed and then read after being freed)."""
+    import gc
+    body = b"35=D\x01" + b"".join(b"%d=v%d\x01" % (1000 + i, i) for i in range(30))
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+    raw = head + b"10=%03d\x01" % (sum(head) % 256)
+    k = len(head) - 1
+    texts = [p.split(b"=")[0].decode() for p in raw[:k].split(b"\x01")] + ["10"]
+    shape = "D\x01" + "\x01".join(texts)
+    shapes: dict = {}
+    callback = lambda phase, info: shapes.clear()            # noqa: E731
+    threshold = gc.get_threshold()
+    gc.callbacks.append(callback)
+    gc.set_threshold(1)
+    try:
+        for _ in range(200):
+            shapes[shape] = tuple(int(t) + 10 ** 6 for t in texts)   # freed with the tuple
+            found = speedups.split_canonical(raw, k, shapes)
+            assert found is None or found[0][0] == (8 + 10 ** 6, "FIX.4.4")
+    finally:
+        gc.callbacks.remove(callback)
+        gc.set_threshold(*threshold)
+
+
+@needs_c
 def test_messages_with_more_fields_than_it_handles_fall_back_to_python():
-    """4,096 fields is where the Python split stops too (codec._ALTERNATING)."""
-    for count in (4094, 4095, 4096, 4097):
+    """The C split takes up to 512 fields; the Python split up to 4,096 (codec._ALTERNATING)."""
+    for count in (510, 511, 512, 513, 4094, 4095, 4096, 4097):
         inner = HEADER.replace("|", SOH) + "".join(f"58=v{i}{SOH}" for i in range(count - 9))
         raw = wrap(inner)
         proof = checksum_at(raw)
