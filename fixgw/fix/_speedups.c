@@ -1,4 +1,4 @@
-/* The session hot path's two busiest pure functions in C (optional: fixgw runs the same
+/* The session hot path's busiest pure functions in C (optional: fixgw runs the same
  * logic in Python when this is not built; tests/fix/test_fix_speedups.py compares them).
  *
  * frame_tail: codec.frame_tail, the framing of a reply whose body is bytes already on the wire.

@@ -118,10 +118,14 @@ def test_parse_matches_the_walk_on_random_messages():
         assert codec.parse(raw).fields == expected, raw
 
 
-@pytest.mark.parametrize("settings", [ValidationSettings(),
-                                      ValidationSettings(fields_have_values=False),
-                                      ValidationSettings(user_defined_fields=False),
-                                      ValidationSettings(allow_unknown_message_fields=True)])
+# One of each validation setting off (or on), for the tests that run every shape's plan.
+SETTINGS = [ValidationSettings(),
+            ValidationSettings(fields_have_values=False),
+            ValidationSettings(user_defined_fields=False),
+            ValidationSettings(allow_unknown_message_fields=True)]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
 def test_validation_plan_agrees_with_the_exact_path(dictionary, settings):
     validator = Validator(dictionary, settings)
     reference = Validator(dictionary, settings)

@@ -22,8 +22,8 @@ import pytest
 from fixgw.fix import accel, codec, validation
 from fixgw.fix.dictionary import load_dictionary
 from fixgw.fix.validation import ValidationSettings, Validator
-from test_fix_fast_paths import (DICT, HEADER, NOS, SOH, TRICKY_BODIES, random_messages,
-                                 wrap)
+from test_fix_fast_paths import (DICT, HEADER, NOS, SETTINGS, SOH, TRICKY_BODIES,
+                                 random_messages, wrap)
 
 try:
     from fixgw.fix import _speedups as speedups
@@ -193,10 +193,7 @@ def dictionary():
 
 
 @needs_c
-@pytest.mark.parametrize("settings", [ValidationSettings(),
-                                      ValidationSettings(fields_have_values=False),
-                                      ValidationSettings(user_defined_fields=False),
-                                      ValidationSettings(allow_unknown_message_fields=True)])
+@pytest.mark.parametrize("settings", SETTINGS)
 def test_values_pass_in_c_agrees_with_python_on_random_messages(dictionary, settings):
     validator = Validator(dictionary, settings)
     rng = random.Random(11)

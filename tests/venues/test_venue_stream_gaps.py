@@ -17,7 +17,8 @@ import pytest
 
 from fixgw.venues.base import VenueFill, VenueOrderState, VenueOrderUpdate
 from fixgw.venues.config import VenueConfigError, venue_config_from_mapping
-from venue_harness import limit_buy, of, run, slow_rearm, venue_and_adapter, wait_for
+from venue_harness import (limit_buy, of, open_with_partial_fill_and_slow_rearm, run,
+                           slow_rearm, venue_and_adapter, wait_for)
 
 REARM_DELAY_S = 1.0      # how long each re-armed watch waits before registering with ccxt
 DELIVERY_BOUND_S = 0.5   # the sweep must deliver well inside that window
@@ -28,16 +29,11 @@ async def fill_inside_the_gap(symbol: str, venue_symbol: str, kind: str) -> None
     try:
         assert await wait_for(lambda: adapter.stream_up(kind)), "user-data stream never came up"
         loop = asyncio.get_running_loop()
-        calls = slow_rearm(adapter.exchange_for(symbol), REARM_DELAY_S)
         cid = f"gap-{kind}"
-        u = await adapter.submit(limit_buy(cid, symbol, "0.2", "60000"))
-        assert u.state is VenueOrderState.OPEN
-        # the NEW event returns the pending orders watch: its re-arm now waits REARM_DELAY_S
-        assert await wait_for(lambda: calls["watch_orders"]), "orders watch never returned"
-        # a first partial fill returns the pending trades watch: it re-arms slowly too
-        venue.exchange.place_house_order("house-x", venue_symbol, "SELL", "MARKET", D("0.05"))
-        assert await wait_for(lambda: len(of(events, cid, VenueFill)) == 1)
-        assert await wait_for(lambda: calls["watch_my_trades"]), "trades watch never returned"
+        # NEW returns the orders watch, a partial fill the trades watch: both re-arm slowly
+        calls = await open_with_partial_fill_and_slow_rearm(
+            venue, adapter, events, adapter.exchange_for(symbol), symbol, venue_symbol, cid,
+            REARM_DELAY_S)
         # the rest fills while neither watch is registered with ccxt; nothing follows for it
         filled_at = loop.time()
         assert filled_at - calls["watch_orders"][0] < REARM_DELAY_S - DELIVERY_BOUND_S, \

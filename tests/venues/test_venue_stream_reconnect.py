@@ -19,8 +19,8 @@ import logging
 from decimal import Decimal as D
 
 from fixgw.venues.base import VenueFill, VenueOrderState, VenueOrderUpdate
-from venue_harness import (drop_user_connections, limit_buy, of, run, slow_rearm,
-                           user_connections, venue_and_adapter, wait_for)
+from venue_harness import (drop_user_connections, of, open_with_partial_fill_and_slow_rearm,
+                           run, user_connections, venue_and_adapter, wait_for)
 
 REARM_DELAY_S = 1.0      # each re-armed watch waits this long before reaching ccxt
 DELIVERY_BOUND_S = 3.0   # from the fill nobody streamed to its delivery
@@ -40,15 +40,10 @@ async def fill_while_no_connection_is_subscribed(symbol: str, venue_symbol: str,
         ex = adapter.exchange_for(symbol)
         first = user_clients(ex)
         assert len(first) == 1
-        calls = slow_rearm(ex, REARM_DELAY_S)
         cid = f"rc-{kind}"
-        u = await adapter.submit(limit_buy(cid, symbol, "0.2", "60000"))
-        assert u.state is VenueOrderState.OPEN
         # NEW returns the orders watch, a partial fill the trades watch: both re-arm slowly
-        assert await wait_for(lambda: calls["watch_orders"]), "orders watch never returned"
-        venue.exchange.place_house_order("house-x", venue_symbol, "SELL", "MARKET", D("0.05"))
-        assert await wait_for(lambda: len(of(events, cid, VenueFill)) == 1)
-        assert await wait_for(lambda: calls["watch_my_trades"]), "trades watch never returned"
+        calls = await open_with_partial_fill_and_slow_rearm(
+            venue, adapter, events, ex, symbol, venue_symbol, cid, REARM_DELAY_S)
         assert not any(first[0].futures.get(h) for h in ("orders", "myTrades")), \
             "a watch is still registered: the close would fail it (not the race under test)"
         # the venue closes the connection while no watch is registered: ccxt fails nothing

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from fixgw.domain import OrdType, Side, TimeInForce
 from fixgw.sim.server import start_venue
 from fixgw.sim.spec import VenueSpec, default_symbols
-from fixgw.venues.base import VenueOrderRequest
+from fixgw.venues.base import VenueFill, VenueOrderRequest, VenueOrderState
 from fixgw.venues.ccxt_adapter import CcxtVenueAdapter
 from fixgw.venues.config import Credentials, VenueConfig
 
@@ -78,6 +78,23 @@ def dead_ws_url() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"ws://127.0.0.1:{port}"
+
+
+async def open_with_partial_fill_and_slow_rearm(venue, adapter, events, ex, symbol: str,
+                                                venue_symbol: str, cid: str,
+                                                delay_s: float) -> dict[str, list[float]]:
+    """The set-up of the stream-gap tests: both watches re-arm ``delay_s`` late, a 0.2 limit
+    buy rests (its NEW returns the orders watch), and a 0.05 house sell fills part of it (the
+    fill returns the trades watch). Returns ``slow_rearm``'s call times; on return neither
+    watch is registered with ccxt until ``delay_s`` after those calls."""
+    calls = slow_rearm(ex, delay_s)
+    u = await adapter.submit(limit_buy(cid, symbol, "0.2", "60000"))
+    assert u.state is VenueOrderState.OPEN
+    assert await wait_for(lambda: calls["watch_orders"]), "orders watch never returned"
+    venue.exchange.place_house_order("house-x", venue_symbol, "SELL", "MARKET", D("0.05"))
+    assert await wait_for(lambda: len(of(events, cid, VenueFill)) == 1)
+    assert await wait_for(lambda: calls["watch_my_trades"]), "trades watch never returned"
+    return calls
 
 
 def of(events, cid, kind):
