@@ -17,6 +17,7 @@ from fixgw.venues.ccxt_market import CcxtMarket
 from fixgw.venues.config import Credentials, VenueConfig
 
 from test_venue_ccxt_sim import fills_of, req, run, venue_and_adapter, wait_for, wait_stream_up
+from venue_harness import watch_registered
 
 SECRET = "s3cr3t-do-not-log"
 
@@ -34,6 +35,10 @@ def test_a_dropped_user_stream_logs_one_warning_then_the_recovery(caplog):
         try:
             await wait_stream_up(adapter)
             await adapter.submit(req("tl-rest-1", qty="0.3", price="60000"))
+            # the trades loop arms its watch only once the stream is up: closing before then
+            # fails no trade watch, and the next one just dials a new connection (no WARNING)
+            assert await wait_for(lambda: watch_registered(adapter.exchange_for("BTC/USDT"),
+                                                           "myTrades"), 5)
             streams = getattr(venue.server, "user_streams", venue.server)
             for c in [c for users in streams.spot_users.values() for c in users]:
                 await c.ws.close()

@@ -20,16 +20,11 @@ from decimal import Decimal as D
 
 from fixgw.venues.base import VenueFill, VenueOrderState, VenueOrderUpdate
 from venue_harness import (drop_user_connections, of, open_with_partial_fill_and_slow_rearm,
-                           run, user_connections, venue_and_adapter, wait_for)
+                           run, user_clients, user_connections, venue_and_adapter, wait_for)
 
 REARM_DELAY_S = 1.0      # each re-armed watch waits this long before reaching ccxt
 DELIVERY_BOUND_S = 3.0   # from the fill nobody streamed to its delivery
 POLL_S = 60.0            # the stream-down poll loop must not be what delivers
-
-
-def user_clients(exchange) -> list:
-    return [c for c in (exchange.clients or {}).values()
-            if "ws-api" in c.url or "listenKey" in c.url or "private" in c.url]
 
 
 async def fill_while_no_connection_is_subscribed(symbol: str, venue_symbol: str, kind: str, caplog) -> None:

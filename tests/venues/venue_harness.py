@@ -56,6 +56,18 @@ def slow_rearm(exchange, delay_s: float) -> dict[str, list[float]]:
     return calls
 
 
+def user_clients(exchange) -> list:
+    """ccxt's websocket clients of the exchange that carry user data."""
+    return [c for c in (exchange.clients or {}).values()
+            if "ws-api" in c.url or "listenKey" in c.url or "private" in c.url]
+
+
+def watch_registered(exchange, message_hash: str) -> bool:
+    """Whether a watch for ``message_hash`` ("orders", "myTrades") is pending with ccxt on a
+    user-data connection: a connection closed now would fail it."""
+    return any(c.futures.get(message_hash) for c in user_clients(exchange))
+
+
 def user_connections(venue, kind: str) -> list:
     """The venue's live user-data connections (spot: ws-api subscribers; linear: listenKey)."""
     users = venue.server.spot_users if kind == "spot" else venue.server.futures_users
