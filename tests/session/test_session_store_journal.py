@@ -139,6 +139,42 @@ def test_writer_thread_applies_and_rotates_journal_files(tmp_path):
     assert table_rows(path)[1] == [(KEY, 301, 1)]
 
 
+def test_the_applier_is_told_once_a_batch_of_journal_waits_not_before(tmp_path):
+    """With the interval out of reach, a nudge announces only once ``apply_batch_bytes`` of
+    journal wait since the last announcement (small batches keep the applier's bursts short)."""
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    store.start_background_writer(apply_interval_s=3600, apply_batch_bytes=4000)
+    store.load(KEY)
+
+    def send(first, count):
+        for seq in range(first, first + count):
+            store.save_message(KEY, seq, b"x" * 200)
+            store.set_seqnums(KEY, seq + 1, 1)
+            store.commit()
+            store.nudge_applier()
+
+    def rows_after(seconds):
+        time.sleep(seconds)
+        return len(table_rows(path)[0])
+
+    send(1, 1)                                   # the first nudge announces what there is
+    assert rows_after(0.3) == 1
+    send(2, 4)                                   # ~0.9 KB more: under the batch
+    assert rows_after(0.3) == 1
+    send(6, 20)                                  # past 4,000 bytes: announced (and applied)
+    deadline = time.monotonic() + 5
+    while len(table_rows(path)[0]) < 16:         # at least up to the crossing message
+        assert time.monotonic() < deadline, table_rows(path)[0][-1:]
+        time.sleep(0.02)
+    applied = len(table_rows(path)[0])
+    time.sleep(0.02)                             # past the 10 ms minimum between two
+    send(26, 3)                                  # a little more: not a batch yet
+    assert rows_after(0.3) == applied
+    store.close()
+    assert len(table_rows(path)[0]) == 28
+
+
 def test_reset_then_new_messages_survive_replay_in_order(tmp_path):
     path = tmp_path / "s.db"
     store = SqliteStore(path)
