@@ -222,6 +222,11 @@ def _all_zero(data: bytes, start: int) -> bool:
     return data.count(b"\x00", start) == len(data) - start
 
 
+def journal_path(database: Path, generation: int) -> Path:
+    """The file of one journal generation of ``database``."""
+    return database.with_name(f"{database.name}.seqjournal.{generation}")
+
+
 def journal_files(database: Path) -> list[tuple[int, Path]]:
     """Existing journal files of ``database``, oldest generation first."""
     prefix = database.name + ".seqjournal."
@@ -266,7 +271,7 @@ class JournalFile:
     @classmethod
     def create(cls, database: Path, generation: int, sync_each_write: bool,
                capacity: int = 4 << 20) -> "JournalFile":
-        path = database.with_name(f"{database.name}.seqjournal.{generation}")
+        path = journal_path(database, generation)
         capacity = max(_PAGE, -(-capacity // _PAGE) * _PAGE)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

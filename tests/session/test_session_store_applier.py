@@ -65,6 +65,32 @@ def test_applier_applies_exactly_up_to_each_position_and_deletes_finished_files(
         applier.close()
 
 
+def test_a_damaged_record_stops_the_apply_there_and_is_retried(tmp_path):
+    """Within the generation being read (the applier's usual case), a record that fails its
+    checksum is not applied, nor anything after it, and the position stays before it."""
+    database = tmp_path / "s.db"
+    open_connection(database, "NORMAL").close()
+    journal = JournalFile.create(database, 0, False, capacity=4096)
+    positions = []
+    for seq in range(1, 4):
+        journal.append(encode_turn([], [(KEY, seq, b"a%d" % seq)], [(KEY, seq + 1, 1, 0.0)]))
+        positions.append((0, journal.size))
+    journal.close()
+    applier = JournalApplier(database)
+    try:
+        assert applier.apply_through(positions[0]) == 1
+        with open(journal.path, "r+b") as f:                      # a byte of record 2's payload
+            f.seek(positions[1][1] - 2)
+            byte = f.read(1)
+            f.seek(positions[1][1] - 2)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        assert applier.apply_through(positions[2]) == 0
+        assert stored(database) == [(1, b"a1")]
+        assert applier.position == positions[0]
+    finally:
+        applier.close()
+
+
 def test_a_killed_applier_is_replaced_and_nothing_is_lost(tmp_path):
     path = tmp_path / "s.db"
     store = SqliteStore(path)
