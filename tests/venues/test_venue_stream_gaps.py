@@ -17,7 +17,8 @@ import pytest
 
 from fixgw.venues.base import VenueFill, VenueOrderState, VenueOrderUpdate
 from fixgw.venues.config import VenueConfigError, venue_config_from_mapping
-from venue_harness import (limit_buy, of, open_with_partial_fill_and_slow_rearm, run,
+from venue_harness import (both_watches_registered, limit_buy, of,
+                           open_with_partial_fill_and_slow_rearm, run,
                            slow_rearm, venue_and_adapter, wait_for)
 
 REARM_DELAY_S = 1.0      # how long each re-armed watch waits before registering with ccxt
@@ -127,6 +128,7 @@ def test_cancel_answer_counting_an_unwoken_fill_delivers_it_first():
             assert await wait_for(lambda: adapter.stream_up("spot"))
             loop = asyncio.get_running_loop()
             ex = adapter.exchange_for("BTC/USDT")
+            assert await wait_for(lambda: both_watches_registered(ex))
             calls = slow_rearm(ex, REARM_DELAY_S)
             cid = "gap-cancel"
             await adapter.submit(limit_buy(cid, "BTC/USDT", "0.3", "60000"))

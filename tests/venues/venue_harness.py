@@ -68,6 +68,13 @@ def watch_registered(exchange, message_hash: str) -> bool:
     return any(c.futures.get(message_hash) for c in user_clients(exchange))
 
 
+def both_watches_registered(exchange) -> bool:
+    """Both user-data watches armed with ccxt. Why tests wait for it: a stream is up once the
+    orders watch is, and the trades loop arms its own a moment later; a fill in between is
+    parsed by ccxt with nobody woken, so only a sweep would deliver it."""
+    return watch_registered(exchange, "orders") and watch_registered(exchange, "myTrades")
+
+
 def user_connections(venue, kind: str) -> list:
     """The venue's live user-data connections (spot: ws-api subscribers; linear: listenKey)."""
     users = venue.server.spot_users if kind == "spot" else venue.server.futures_users
@@ -99,6 +106,7 @@ async def open_with_partial_fill_and_slow_rearm(venue, adapter, events, ex, symb
     buy rests (its NEW returns the orders watch), and a 0.05 house sell fills part of it (the
     fill returns the trades watch). Returns ``slow_rearm``'s call times; on return neither
     watch is registered with ccxt until ``delay_s`` after those calls."""
+    assert await wait_for(lambda: both_watches_registered(ex)), "a watch never armed"
     calls = slow_rearm(ex, delay_s)
     u = await adapter.submit(limit_buy(cid, symbol, "0.2", "60000"))
     assert u.state is VenueOrderState.OPEN
