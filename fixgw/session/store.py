@@ -38,6 +38,7 @@ from fixgw.session.store_sql import apply_turns, open_connection
 log = logging.getLogger("fixgw.store")
 
 APPLY_MIN_INTERVAL_S = 0.01   # the applier is told at most this often (see nudge_applier)
+APPLY_BATCH_BYTES = 16 << 10  # ... and as soon as this much journal waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,7 @@ class SqliteStore:
         self._spare_journal: JournalFile | None = None
         self._applier: ApplierProcess | None = None
         self._apply_interval_s = 0.1
-        self._apply_batch_bytes = 16 << 10
+        self._apply_batch_bytes = APPLY_BATCH_BYTES
         self._applier_due_at = 0.0          # no announcement before (batches of bytes)
         self._applier_idle_due_at = 0.0     # an announcement however little (the interval)
         self._announced: tuple[int, int] | None = None
@@ -308,7 +309,7 @@ class SqliteStore:
     def start_background_writer(self, apply_interval_s: float = 0.1,
                                 checkpoint_interval_s: float = 1.0,
                                 rotate_bytes: int = 4 << 20,
-                                apply_batch_bytes: int = 16 << 10) -> None:
+                                apply_batch_bytes: int = APPLY_BATCH_BYTES) -> None:
         """Switch to journaled commits, applied to the tables by the applier process.
 
         The applier is told to apply every ``apply_interval_s``, and sooner (but at most

@@ -80,23 +80,17 @@ class JournalApplier:
         if self.position is not None and target <= self.position:
             return 0
         generation, offset = target
-        if self.position is not None and self.position[0] == generation:
+        current = journal_path(self.database, generation)
+        if self.position is not None and self.position[0] == generation and current.exists():
             # The usual case, every few milliseconds: more of the file already being read.
             # No directory listing (it was a tenth of the applier's system time).
-            try:
-                turns, end = read_records(journal_path(self.database, generation),
-                                          self.position[1], offset)
-            except FileNotFoundError:
-                pass                              # the general path below says what there is
-            else:
-                if turns:
-                    apply_turns(self.db, turns)
-                self.position = (generation, end)  # short of the target: a damaged record
-                return len(turns)
+            files = [(generation, current)]
+        else:
+            files = journal_files(self.database)
         turns = []
         finished: list[Path] = []
         reached = self.position
-        for g, path in journal_files(self.database):
+        for g, path in files:
             if g > generation:
                 break
             if self.position is not None and g < self.position[0]:

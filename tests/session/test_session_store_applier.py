@@ -34,15 +34,22 @@ def commit_messages(store: SqliteStore, seqs) -> None:
         store.commit()
 
 
-def test_applier_applies_exactly_up_to_each_position_and_deletes_finished_files(tmp_path):
-    database = tmp_path / "s.db"
+def journal_of_three_turns(database):
+    """A store with journal generation 0 holding messages a1, a2, a3, one turn each: the
+    file (closed) and the position after each turn."""
     open_connection(database, "NORMAL").close()
-    first = JournalFile.create(database, 0, False, capacity=4096)
+    journal = JournalFile.create(database, 0, False, capacity=4096)
     positions = []
     for seq in range(1, 4):
-        first.append(encode_turn([], [(KEY, seq, b"a%d" % seq)], [(KEY, seq + 1, 1, 0.0)]))
-        positions.append((0, first.size))
-    first.close()
+        journal.append(encode_turn([], [(KEY, seq, b"a%d" % seq)], [(KEY, seq + 1, 1, 0.0)]))
+        positions.append((0, journal.size))
+    journal.close()
+    return journal, positions
+
+
+def test_applier_applies_exactly_up_to_each_position_and_deletes_finished_files(tmp_path):
+    database = tmp_path / "s.db"
+    first, positions = journal_of_three_turns(database)
     second = JournalFile.create(database, 1, False, capacity=4096)
     second.append(encode_turn([KEY], [(KEY, 1, b"after-reset")], [(KEY, 2, 1, 5.0)]))
     end = (1, second.size)
@@ -69,13 +76,7 @@ def test_a_damaged_record_stops_the_apply_there_and_is_retried(tmp_path):
     """Within the generation being read (the applier's usual case), a record that fails its
     checksum is not applied, nor anything after it, and the position stays before it."""
     database = tmp_path / "s.db"
-    open_connection(database, "NORMAL").close()
-    journal = JournalFile.create(database, 0, False, capacity=4096)
-    positions = []
-    for seq in range(1, 4):
-        journal.append(encode_turn([], [(KEY, seq, b"a%d" % seq)], [(KEY, seq + 1, 1, 0.0)]))
-        positions.append((0, journal.size))
-    journal.close()
+    journal, positions = journal_of_three_turns(database)
     applier = JournalApplier(database)
     try:
         assert applier.apply_through(positions[0]) == 1
